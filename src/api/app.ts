@@ -1,0 +1,45 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TokenAuthority } from './auth.js';
+import type { ApiContext } from './context.js';
+import { installErrorHandling } from './error-handler.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { eventTypeRoutes } from './routes/event-types.js';
+import { eventRoutes } from './routes/events.js';
+import { webhookRoutes } from './routes/webhooks.js';
+
+/** Largest request body outside the publish route. */
+const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: context.logger as FastifyBaseLogger,
+    // One log line per request would dominate the log at delivery volumes; failures are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
+    ajv: {
+      // Wrong types are errors, not something to guess at; unknown fields are errors, not
+      // something to drop silently.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installErrorHandling(app);
+  app.decorateRequest('principal', null as never);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', async (request) => {
+        request.principal = await tokens.authenticate(request);
+      });
+      await api.register(webhookRoutes(context));
+      await api.register(deliveryRoutes(context));
+      await api.register(eventTypeRoutes(context));
+      await api.register(eventRoutes(context));
+    },
+    { prefix: '/api' },
+  );
+  return app;
+}

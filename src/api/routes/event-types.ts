@@ -1,0 +1,33 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { HeraldError, invalidField } from '../../core/errors.js';
+import { customEventType, schemaProblem } from '../../core/event-catalog.js';
+import type { ApiContext } from '../context.js';
+import { ErrorBody, EventTypeBody, EventTypeView } from '../schemas.js';
+
+export const eventTypeRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => async (app) => {
+  const { store, catalog, clock } = context;
+
+  app.get('/event-types', { schema: { response: { 200: Type.Object({ data: Type.Array(EventTypeView) }) } } }, async () => ({
+    data: catalog.list(),
+  }));
+
+  app.post(
+    '/event-types',
+    { schema: { body: EventTypeBody, response: { 201: EventTypeView, '4xx': ErrorBody } } },
+    async (request, reply) => {
+      const definition = customEventType(request.body);
+      if (catalog.has(definition.name)) {
+        throw new HeraldError('conflict', `event type "${definition.name}" exists already`, 'name');
+      }
+      const problem = schemaProblem(definition.schema);
+      if (problem) throw invalidField('schema', `is not a valid JSON Schema: ${problem}`);
+      if (!(await store.insertEventType(definition, clock()))) {
+        throw new HeraldError('conflict', `event type "${definition.name}" exists already`, 'name');
+      }
+      catalog.add(definition);
+      reply.code(201);
+      return definition;
+    },
+  );
+};

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { parseRetrySchedule } from './core/retry.js';
+
+/**
+ * Herald's configuration, read from the environment once at start-up and passed down.
+ * Nothing else in the code reads `process.env`.
+ */
+export interface HeraldConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** When set, this token is an instance admin token; when unset one is generated once. */
+  adminToken: string | null;
+  /** Unsafe switch: lets webhooks target loopback, private and link-local addresses. */
+  allowPrivateNetworks: boolean;
+  retryScheduleMs: number[];
+  deliveryTimeoutMs: number;
+  /** Deliveries in flight at once in this process. */
+  maxInFlight: number;
+  /** Deliveries in flight at once to one webhook, so a slow receiver holds only its own slots. */
+  maxInFlightPerWebhook: number;
+  /** Unit used when Herald fills in a missing eventTimestamp. */
+  eventTimestampUnit: 'ms' | 's';
+  logLevel: string;
+  /** How long SIGTERM waits for in-flight deliveries before releasing them. */
+  shutdownGraceMs: number;
+}
+
+export const DEFAULTS = {
+  port: 8080,
+  host: '0.0.0.0',
+  dataDir: './data',
+  retrySchedule: '5s,30s,2m,10m,1h',
+  deliveryTimeoutMs: 10_000,
+  maxInFlight: 256,
+  maxInFlightPerWebhook: 16,
+  eventTimestampUnit: 'ms',
+  logLevel: 'info',
+  shutdownGraceMs: 5_000,
+} as const;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
+  return {
+    port: integer(env, 'HERALD_PORT', DEFAULTS.port, 0, 65_535),
+    host: env.HERALD_HOST || DEFAULTS.host,
+    dataDir: path.resolve(cwd, env.HERALD_DATA_DIR || DEFAULTS.dataDir),
+    adminToken: adminToken(env),
+    allowPrivateNetworks: flag(env, 'HERALD_ALLOW_PRIVATE_NETWORKS'),
+    retryScheduleMs: retrySchedule(env),
+    deliveryTimeoutMs: integer(env, 'HERALD_DELIVERY_TIMEOUT_MS', DEFAULTS.deliveryTimeoutMs, 100, 300_000),
+    maxInFlight: integer(env, 'HERALD_MAX_IN_FLIGHT', DEFAULTS.maxInFlight, 1, 10_000),
+    maxInFlightPerWebhook: integer(
+      env,
+      'HERALD_MAX_IN_FLIGHT_PER_WEBHOOK',
+      DEFAULTS.maxInFlightPerWebhook,
+      1,
+      10_000,
+    ),
+    eventTimestampUnit: oneOf(env, 'HERALD_EVENT_TIMESTAMP_UNIT', ['ms', 's'], DEFAULTS.eventTimestampUnit),
+    logLevel: oneOf(
+      env,
+      'HERALD_LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      DEFAULTS.logLevel,
+    ),
+    shutdownGraceMs: integer(env, 'HERALD_SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs, 0, 120_000),
+  };
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (['', '0', 'false', 'no'].includes(raw)) return false;
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  throw new ConfigError(`${name} must be 1 or 0, got "${env[name]}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function retrySchedule(env: Env): number[] {
+  try {
+    return parseRetrySchedule(env.HERALD_RETRY_SCHEDULE || DEFAULTS.retrySchedule);
+  } catch (error) {
+    throw new ConfigError(`HERALD_RETRY_SCHEDULE ${(error as Error).message}`);
+  }
+}
+
+function adminToken(env: Env): string | null {
+  const token = env.HERALD_ADMIN_TOKEN;
+  if (token === undefined || token === '') return null;
+  if (token.length < 16) throw new ConfigError('HERALD_ADMIN_TOKEN must be at least 16 characters');
+  return token;
+}

@@ -1,0 +1,150 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import {
+  BUILTIN_EVENT_TYPES,
+  DEFAULT_PROJECT_POINTER,
+  DEFAULT_TENANT_POINTER,
+  type EventTypeDefinition,
+} from './catalog.js';
+import type { EventScope } from './types.js';
+
+// ajv-formats is CommonJS; under NodeNext its default export sits on `.default`.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+
+/** An event type's schema when none is given: any JSON object. */
+export const ANY_OBJECT_SCHEMA = { type: 'object' } as const;
+
+export interface PayloadProblem {
+  /** Dotted path inside the payload, e.g. `resource.companyId`; '' for the payload itself. */
+  path: string;
+  message: string;
+}
+
+interface CompiledType {
+  definition: EventTypeDefinition;
+  validate: ValidateFunction;
+}
+
+/**
+ * The event types Herald knows: the console's built-in ones plus those operators add. It
+ * answers the three questions publishing asks: is this name known (aliases included), is this
+ * payload valid, and which company and project does it belong to.
+ */
+export class EventCatalog {
+  private readonly ajv = createAjv();
+  private readonly types = new Map<string, CompiledType>();
+  private readonly aliases = new Map<string, string>();
+
+  constructor(custom: readonly EventTypeDefinition[] = []) {
+    for (const definition of [...BUILTIN_EVENT_TYPES, ...custom]) this.add(definition);
+  }
+
+  /** Throws an Error with the schema problem when the schema does not compile. */
+  add(definition: EventTypeDefinition): void {
+    const validate = this.ajv.compile(definition.schema);
+    this.types.set(definition.name, { definition, validate });
+    for (const alias of definition.aliases) this.aliases.set(alias, definition.name);
+  }
+
+  /** The canonical name for a name or alias, or null when unknown. */
+  resolve(name: string): string | null {
+    if (this.types.has(name)) return name;
+    return this.aliases.get(name) ?? null;
+  }
+
+  has(name: string): boolean {
+    return this.resolve(name) !== null;
+  }
+
+  list(): EventTypeDefinition[] {
+    return [...this.types.values()].map((entry) => entry.definition);
+  }
+
+  /** `canonicalName` must come from `resolve`. Returns the first problems found, or []. */
+  validatePayload(canonicalName: string, payload: unknown): PayloadProblem[] {
+    const entry = this.mustGet(canonicalName);
+    if (entry.validate(payload)) return [];
+    return (entry.validate.errors ?? []).slice(0, 5).map(describeAjvError);
+  }
+
+  scopeOf(canonicalName: string, payload: Record<string, unknown>): EventScope {
+    const { definition } = this.mustGet(canonicalName);
+    return {
+      tenantId: idAt(payload, definition.tenantIdPointer),
+      projectId: idAt(payload, definition.projectIdPointer),
+    };
+  }
+
+  private mustGet(name: string): CompiledType {
+    const entry = this.types.get(name);
+    if (!entry) throw new Error(`event type ${name} is not in the catalog`);
+    return entry;
+  }
+}
+
+/** Checks a schema an operator submits before it is stored. Returns the problem or null. */
+export function schemaProblem(schema: unknown): string | null {
+  try {
+    createAjv().compile(schema as object);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+export function customEventType(input: {
+  name: string;
+  description?: string | null;
+  schema?: Record<string, unknown> | null;
+  tenantIdPointer?: string | null;
+  projectIdPointer?: string | null;
+}): EventTypeDefinition {
+  return {
+    name: input.name,
+    description: input.description ?? '',
+    schema: input.schema ?? { ...ANY_OBJECT_SCHEMA },
+    tenantIdPointer: input.tenantIdPointer ?? DEFAULT_TENANT_POINTER,
+    projectIdPointer: input.projectIdPointer ?? DEFAULT_PROJECT_POINTER,
+    aliases: [],
+    builtin: false,
+  };
+}
+
+function createAjv() {
+  // allErrors stays off: the first problems are enough to answer, and it bounds the work an
+  // adversarial payload can cause.
+  const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: true });
+  addFormats(ajv);
+  return ajv;
+}
+
+/** Resolves an RFC 6901 pointer; only a non-empty string counts as an id. */
+export function idAt(payload: Record<string, unknown>, pointer: string): string | null {
+  let node: unknown = payload;
+  for (const token of pointer.split('/').slice(1)) {
+    if (node === null || typeof node !== 'object') return null;
+    const key = token.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (!Object.prototype.hasOwnProperty.call(node, key)) return null;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return typeof node === 'string' && node !== '' ? node : null;
+}
+
+function describeAjvError(error: ErrorObject): PayloadProblem {
+  const base = error.instancePath.split('/').slice(1).map(unescapePointer);
+  if (error.keyword === 'required') base.push(String(error.params.missingProperty));
+  if (error.keyword === 'additionalProperties') base.push(String(error.params.additionalProperty));
+  const path = base.join('.');
+  const message =
+    error.keyword === 'required'
+      ? 'is required'
+      : error.keyword === 'additionalProperties'
+        ? 'is not an allowed property'
+        : (error.message ?? 'is not valid');
+  return { path, message };
+}
+
+function unescapePointer(token: string): string {
+  return token.replace(/~1/g, '/').replace(/~0/g, '~');
+}

@@ -1,0 +1,205 @@
+import type { Logger } from 'pino';
+import { AgentPool, sendRequest } from '../http/index.js';
+import type { AttemptRecord, ClaimedDelivery, Store } from '../store/index.js';
+import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
+
+/** Deliveries claimed per store round trip. */
+const CLAIM_BATCH_SIZE = 100;
+/** An idle dispatcher looks at the store at least this often, to pick up claims that lapsed. */
+const IDLE_POLL_MS = 1_000;
+/** A claim lapses this long after the request's own timeout, then another run may take it. */
+const LEASE_MARGIN_MS = 15_000;
+
+export interface DispatcherOptions {
+  store: Store;
+  agents: AgentPool;
+  logger: Logger;
+  workerId: string;
+  maxInFlight: number;
+  maxInFlightPerWebhook: number;
+  deliveryTimeoutMs: number;
+  retryScheduleMs: readonly number[];
+  allowPrivateNetworks: boolean;
+  shutdownGraceMs: number;
+  clock?: () => number;
+  random?: () => number;
+}
+
+/**
+ * The delivery loop: claim due deliveries, send each, record the outcomes in batches, sleep
+ * until new work is queued, a slot frees up, or the next retry falls due. All retry state is in
+ * the store; what this object holds in memory is only what is in flight right now.
+ */
+export class Dispatcher {
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inFlightByWebhook = new Map<string, number>();
+  private readonly unrecorded: AttemptRecord[] = [];
+  private flushing: Promise<void> | null = null;
+  private readonly shutdown = new AbortController();
+  private nudged = false;
+  private wakeUp: (() => void) | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly clock: () => number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.options.store.onDeliveriesQueued(() => this.nudge());
+    this.loopDone = this.loop().catch((error: unknown) => {
+      this.options.logger.error({ err: error }, 'the delivery loop stopped on an error');
+    });
+  }
+
+  /**
+   * Stops claiming, lets in-flight deliveries finish for up to the grace period, cancels the
+   * rest and gives their claims back, so another run delivers them.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.nudge();
+    await this.loopDone;
+    const settled = Promise.allSettled([...this.inFlight.values()]);
+    const grace = new Promise((resolve) => setTimeout(resolve, this.options.shutdownGraceMs).unref());
+    await Promise.race([settled, grace]);
+    this.shutdown.abort();
+    await settled;
+    await this.flushRecords();
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  private nudge(): void {
+    this.nudged = true;
+    this.wakeUp?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const free = this.options.maxInFlight - this.inFlight.size;
+      const wanted = Math.min(free, CLAIM_BATCH_SIZE);
+      const claimed = wanted > 0 ? await this.claim(wanted) : [];
+      for (const delivery of claimed) this.launch(delivery);
+      if (wanted > 0 && claimed.length === wanted) continue; // more may be due right now
+      await this.sleep();
+    }
+  }
+
+  private claim(limit: number): Promise<ClaimedDelivery[]> {
+    return this.options.store.claimDueDeliveries({
+      workerId: this.options.workerId,
+      now: this.clock(),
+      limit,
+      leaseMs: this.options.deliveryTimeoutMs + LEASE_MARGIN_MS,
+      inFlightByWebhook: this.inFlightByWebhook,
+      maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
+    });
+  }
+
+  /** Waits for a nudge, the next due time, or the idle poll, whichever comes first. */
+  private async sleep(): Promise<void> {
+    if (this.nudged) {
+      this.nudged = false;
+      return;
+    }
+    const nextDue = await this.options.store.nextDueAt();
+    const untilDue = nextDue === null ? IDLE_POLL_MS : nextDue - this.clock();
+    // Work that is due but was not claimed waits for a free slot: a finishing delivery nudges.
+    const delay = untilDue <= 0 ? IDLE_POLL_MS : Math.min(untilDue, IDLE_POLL_MS);
+    if (this.nudged) {
+      this.nudged = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = null;
+    this.nudged = false;
+  }
+
+  private launch(delivery: ClaimedDelivery): void {
+    const webhookId = delivery.webhook.id;
+    this.inFlightByWebhook.set(webhookId, (this.inFlightByWebhook.get(webhookId) ?? 0) + 1);
+    const done = this.deliver(delivery)
+      .catch((error: unknown) => {
+        this.options.logger.error({ err: error, deliveryId: delivery.id }, 'delivery step failed unexpectedly');
+      })
+      .finally(() => {
+        this.inFlight.delete(delivery.id);
+        const remaining = (this.inFlightByWebhook.get(webhookId) ?? 1) - 1;
+        if (remaining === 0) this.inFlightByWebhook.delete(webhookId);
+        else this.inFlightByWebhook.set(webhookId, remaining);
+        this.nudge();
+      });
+    this.inFlight.set(delivery.id, done);
+  }
+
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const startedAt = this.clock();
+    const request = prepareRequest(delivery, startedAt);
+    const outcome = await sendRequest(request, {
+      dispatcher: this.options.agents.dispatcherFor(delivery.webhook),
+      timeoutMs: this.options.deliveryTimeoutMs,
+      allowPrivateNetworks: this.options.allowPrivateNetworks,
+      viaProxy: delivery.webhook.proxyUrl !== null,
+      signal: this.shutdown.signal,
+    });
+    if (outcome.kind === 'failure' && outcome.error.code === 'cancelled') {
+      // Not the receiver's fault: hand the delivery back without counting an attempt.
+      await this.options.store.releaseClaims(this.options.workerId, [delivery.id], this.clock());
+      return;
+    }
+    const now = this.clock();
+    const judgement = judgeOutcome(outcome, now);
+    const next = nextStep(judgement, delivery, {
+      scheduleMs: this.options.retryScheduleMs,
+      nowMs: now,
+      random: this.options.random,
+    });
+    this.logAttempt(delivery, judgement, next);
+    this.unrecorded.push(attemptRecord({ delivery, request, outcome, judgement, next, startedAt }));
+    await this.flushRecords();
+  }
+
+  /** Writes every waiting record in one transaction; concurrent callers share the write. */
+  private async flushRecords(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.unrecorded.length === 0) return;
+    const batch = this.unrecorded.splice(0);
+    this.flushing = this.options.store.recordAttempts(this.options.workerId, batch).finally(() => {
+      this.flushing = null;
+    });
+    await this.flushing;
+  }
+
+  private logAttempt(
+    delivery: ClaimedDelivery,
+    judgement: ReturnType<typeof judgeOutcome>,
+    next: ReturnType<typeof nextStep>,
+  ): void {
+    const fields = {
+      deliveryId: delivery.id,
+      webhookId: delivery.webhook.id,
+      eventId: delivery.eventId,
+      attempt: delivery.attemptsMade + 1,
+      statusCode: judgement.statusCode,
+      next: next.kind,
+    };
+    if (judgement.kind === 'delivered') this.options.logger.debug(fields, 'delivered');
+    else if (next.kind === 'gave-up') this.options.logger.warn({ ...fields, error: judgement.error }, 'gave up');
+    else this.options.logger.info({ ...fields, error: judgement.error }, 'attempt failed, will retry');
+  }
+}

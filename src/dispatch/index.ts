@@ -1,0 +1,2 @@
+export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export { prepareRequest, judgeOutcome, nextStep } from './steps.js';

@@ -1,0 +1,108 @@
+/**
+ * Schema versions of the embedded store, applied in order, each once, in a transaction.
+ * Never edit a released migration: add the next one.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tokens (
+    id          TEXT PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE,
+    name        TEXT,
+    role        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+  );
+
+  CREATE TABLE event_types (
+    name             TEXT PRIMARY KEY,
+    description      TEXT NOT NULL,
+    schema           TEXT NOT NULL,
+    tenant_pointer   TEXT NOT NULL,
+    project_pointer  TEXT NOT NULL,
+    created_at       INTEGER NOT NULL
+  );
+
+  CREATE TABLE webhooks (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT,
+    url                 TEXT NOT NULL,
+    secret              TEXT NOT NULL,
+    tenant_id           TEXT,
+    project_id          TEXT,
+    method              TEXT NOT NULL,
+    content_type        TEXT NOT NULL,
+    max_attempts        INTEGER NOT NULL,
+    active              INTEGER NOT NULL,
+    base64_ca           TEXT,
+    proxy_url           TEXT,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    last_event_name     TEXT,
+    last_status         TEXT,
+    last_status_code    INTEGER,
+    last_dispatched_at  INTEGER,
+    -- deliveries kept for the history; pruning runs when it passes the limit plus a margin
+    history_count       INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX webhooks_by_tenant ON webhooks (tenant_id, project_id);
+
+  -- one row per subscribed event name: the fan-out looks webhooks up by event name
+  CREATE TABLE webhook_events (
+    event_name  TEXT NOT NULL,
+    webhook_id  TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    PRIMARY KEY (event_name, webhook_id)
+  );
+  CREATE INDEX webhook_events_by_webhook ON webhook_events (webhook_id);
+
+  CREATE TABLE events (
+    id          TEXT PRIMARY KEY,
+    event_name  TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    tenant_id   TEXT,
+    project_id  TEXT,
+    created_at  INTEGER NOT NULL
+  );
+  CREATE INDEX events_by_created ON events (created_at);
+
+  CREATE TABLE deliveries (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT NOT NULL UNIQUE,
+    webhook_id        TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_id          TEXT NOT NULL,
+    event_name        TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    -- while pending: when it is due; while claimed: when the claim lapses
+    next_attempt_at   INTEGER,
+    claimed_by        TEXT,
+    status_code       INTEGER,
+    error_code        TEXT,
+    error_message     TEXT,
+    duration_ms       INTEGER,
+    dispatched_at     INTEGER,
+    request_headers   TEXT,
+    response_body     TEXT,
+    created_at        INTEGER NOT NULL
+  );
+  CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+  CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, seq);
+  CREATE INDEX deliveries_by_event ON deliveries (event_id);
+
+  CREATE TABLE attempts (
+    delivery_id     TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    attempt_number  INTEGER NOT NULL,
+    started_at      INTEGER NOT NULL,
+    duration_ms     INTEGER NOT NULL,
+    status_code     INTEGER,
+    error_code      TEXT,
+    error_message   TEXT,
+    PRIMARY KEY (delivery_id, attempt_number)
+  );
+
+  CREATE TABLE idempotency_keys (
+    key          TEXT PRIMARY KEY,
+    fingerprint  TEXT NOT NULL,
+    response     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+  );
+  `,
+];

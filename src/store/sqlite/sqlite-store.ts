@@ -1,0 +1,646 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { EventTypeDefinition } from '../../core/catalog.js';
+import { newId } from '../../core/ids.js';
+import type { DeliveryError, DeliveryStatus, WebhookMethod, WebhookWithSecret } from '../../core/types.js';
+import {
+  HISTORY_LIMIT,
+  type AttemptRecord,
+  type ClaimRequest,
+  type ClaimedDelivery,
+  type DeliveryDetail,
+  type DeliveryListFilter,
+  type DeliverySummary,
+  type PublishOutcome,
+  type PublishRequest,
+  type PublishedEvent,
+  type Store,
+  type StoredWebhook,
+  type TokenRecord,
+  type WebhookListFilter,
+  type WebhookPatch,
+} from '../types.js';
+import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+/** Pruning waits until a webhook holds this many deliveries beyond the limit: it runs once per
+ * that many new deliveries instead of on every insert. */
+const PRUNE_MARGIN = 50;
+
+/** How far past the due time the claim scan looks, so the per-webhook cap can skip busy
+ * webhooks without scanning the whole backlog. */
+const CLAIM_SCAN_FACTOR = 8;
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store: one SQLite file in WAL mode, written by one Herald process (a lock file
+ * in the data folder enforces it). better-sqlite3 is synchronous; the async methods keep the
+ * contract the same as for a networked database.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly listeners = new Set<() => void>();
+  private statements: Statements | null = null;
+
+  private constructor(
+    private readonly dataDir: string | null,
+    db: Database.Database,
+  ) {
+    this.db = db;
+  }
+
+  /** Opens (creating when needed) `herald.db` in `dataDir`, takes the folder's lock and migrates. */
+  static async open(dataDir: string): Promise<SqliteStore> {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    acquireDataDirLock(dataDir);
+    try {
+      const db = new Database(path.join(dataDir, 'herald.db'));
+      const store = new SqliteStore(dataDir, db);
+      store.configure();
+      await store.migrate();
+      store.releaseAllClaims();
+      return store;
+    } catch (error) {
+      releaseDataDirLock(dataDir);
+      throw error;
+    }
+  }
+
+  private configure(): void {
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode keeps every committed transaction across a process crash; only an
+    // operating-system crash can lose the last ones.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  async migrate(): Promise<void> {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
+      this.db.transaction(() => {
+        this.db.exec(SQLITE_MIGRATIONS[version]);
+        this.db.pragma(`user_version = ${version + 1}`);
+      }).immediate();
+    }
+    this.statements = prepareStatements(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.db.close();
+    if (this.dataDir) releaseDataDirLock(this.dataDir);
+  }
+
+  private get sql(): Statements {
+    if (!this.statements) throw new Error('the store is not migrated yet');
+    return this.statements;
+  }
+
+  /** Only this process uses the file (the lock says so), so every claim left is a dead run's. */
+  private releaseAllClaims(): void {
+    this.db
+      .prepare(`UPDATE deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE claimed_by IS NOT NULL`)
+      .run(Date.now());
+  }
+
+  // ---- tokens ----
+
+  async countTokens(): Promise<number> {
+    return (this.sql.countTokens.get() as { n: number }).n;
+  }
+
+  async insertToken(token: TokenRecord & { tokenHash: string }): Promise<void> {
+    this.sql.insertToken.run({
+      id: token.id,
+      tokenHash: token.tokenHash,
+      name: token.name,
+      role: token.role,
+      createdAt: token.createdAt,
+    });
+  }
+
+  async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
+    const row = this.sql.findTokenByHash.get(tokenHash) as Row | undefined;
+    if (!row) return null;
+    return {
+      id: row.id as string,
+      name: row.name as string | null,
+      role: row.role as 'admin',
+      createdAt: row.created_at as number,
+    };
+  }
+
+  // ---- event types ----
+
+  async listCustomEventTypes(): Promise<EventTypeDefinition[]> {
+    return (this.sql.listEventTypes.all() as Row[]).map((row) => ({
+      name: row.name as string,
+      description: row.description as string,
+      schema: JSON.parse(row.schema as string) as Record<string, unknown>,
+      tenantIdPointer: row.tenant_pointer as string,
+      projectIdPointer: row.project_pointer as string,
+      aliases: [],
+      builtin: false,
+    }));
+  }
+
+  async insertEventType(definition: EventTypeDefinition, now: number): Promise<boolean> {
+    const result = this.sql.insertEventType.run({
+      name: definition.name,
+      description: definition.description,
+      schema: JSON.stringify(definition.schema),
+      tenantPointer: definition.tenantIdPointer,
+      projectPointer: definition.projectIdPointer,
+      createdAt: now,
+    });
+    return result.changes === 1;
+  }
+
+  // ---- webhooks ----
+
+  async insertWebhook(webhook: WebhookWithSecret): Promise<void> {
+    this.db.transaction(() => {
+      this.sql.insertWebhook.run(webhookParams(webhook));
+      this.replaceSubscriptions(webhook.id, webhook.events);
+    })();
+  }
+
+  async getWebhook(id: string): Promise<StoredWebhook | null> {
+    const row = this.sql.getWebhook.get(id) as Row | undefined;
+    return row ? this.toWebhook(row) : null;
+  }
+
+  async listWebhooks(filter: WebhookListFilter): Promise<StoredWebhook[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit };
+    if (filter.tenantId !== undefined) {
+      where.push('w.tenant_id = @tenantId');
+      params.tenantId = filter.tenantId;
+    }
+    if (filter.projectId !== undefined) {
+      where.push('w.project_id = @projectId');
+      params.projectId = filter.projectId;
+    }
+    if (filter.scope === 'instance') where.push('w.tenant_id IS NULL');
+    if (filter.scope === 'company') where.push('w.tenant_id IS NOT NULL AND w.project_id IS NULL');
+    if (filter.scope === 'project') where.push('w.project_id IS NOT NULL');
+    if (filter.event !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM webhook_events e WHERE e.webhook_id = w.id AND e.event_name = @event)');
+      params.event = filter.event;
+    }
+    if (filter.after !== undefined) {
+      where.push('w.id > @after');
+      params.after = filter.after;
+    }
+    const sql = `SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY w.id LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as Row[]).map((row) => this.toWebhook(row));
+  }
+
+  async updateWebhook(id: string, patch: WebhookPatch, now: number): Promise<StoredWebhook | null> {
+    const assignments: string[] = ['updated_at = @now'];
+    const params: Record<string, unknown> = { id, now };
+    for (const [field, column] of PATCHABLE_COLUMNS) {
+      if (patch[field] === undefined) continue;
+      assignments.push(`${column} = @${field}`);
+      const value = patch[field];
+      params[field] = typeof value === 'boolean' ? Number(value) : value;
+    }
+    const updated = this.db.transaction(() => {
+      const result = this.db.prepare(`UPDATE webhooks SET ${assignments.join(', ')} WHERE id = @id`).run(params);
+      if (result.changes === 0) return false;
+      if (patch.events) this.replaceSubscriptions(id, patch.events);
+      return true;
+    })();
+    return updated ? this.getWebhook(id) : null;
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    // Deliveries, their attempts and the subscriptions go with the webhook (ON DELETE CASCADE);
+    // a dispatcher still sending one finds its claim gone and records nothing.
+    return this.sql.deleteWebhook.run(id).changes === 1;
+  }
+
+  private replaceSubscriptions(webhookId: string, events: string[]): void {
+    this.sql.deleteSubscriptions.run(webhookId);
+    for (const eventName of events) this.sql.insertSubscription.run(eventName, webhookId);
+  }
+
+  private toWebhook(row: Row): StoredWebhook {
+    return {
+      id: row.id as string,
+      name: row.name as string | null,
+      url: row.url as string,
+      events: JSON.parse(row.events as string) as string[],
+      tenantId: row.tenant_id as string | null,
+      projectId: row.project_id as string | null,
+      method: row.method as WebhookMethod,
+      contentType: row.content_type as string,
+      maxAttempts: row.max_attempts as number,
+      active: row.active === 1,
+      base64CA: row.base64_ca as string | null,
+      proxyUrl: row.proxy_url as string | null,
+      createdAt: row.created_at as number,
+      updatedAt: row.updated_at as number,
+      lastEvent:
+        row.last_dispatched_at === null
+          ? null
+          : {
+              eventName: row.last_event_name as string,
+              status: row.last_status as 'success' | 'error',
+              statusCode: row.last_status_code as number | null,
+              dispatchedAt: row.last_dispatched_at as number,
+            },
+    };
+  }
+
+  // ---- events ----
+
+  async publishEvents(request: PublishRequest): Promise<PublishOutcome> {
+    const outcome = this.db.transaction((): PublishOutcome => {
+      if (request.idempotency) {
+        const previous = this.sql.getIdempotencyKey.get(request.idempotency.key) as Row | undefined;
+        if (previous) {
+          if (previous.fingerprint !== request.idempotency.fingerprint) return { kind: 'key-reused' };
+          return { kind: 'replayed', events: JSON.parse(previous.response as string) as PublishedEvent[] };
+        }
+      }
+      const touched = new Set<string>();
+      const events = request.events.map((event) => this.insertEventWithDeliveries(event, request.now, touched));
+      for (const webhookId of touched) this.pruneHistoryIfFull(webhookId);
+      if (request.idempotency) {
+        this.sql.insertIdempotencyKey.run(
+          request.idempotency.key,
+          request.idempotency.fingerprint,
+          JSON.stringify(events),
+          request.now,
+        );
+      }
+      return { kind: 'published', events };
+    }).immediate();
+    if (outcome.kind === 'published' && outcome.events.some((event) => event.deliveries > 0)) {
+      this.notifyDeliveriesQueued();
+    }
+    return outcome;
+  }
+
+  private insertEventWithDeliveries(
+    event: PublishRequest['events'][number],
+    now: number,
+    touched: Set<string>,
+  ): PublishedEvent {
+    const sql = this.sql;
+    sql.insertEvent.run(event.id, event.eventName, event.body, event.tenantId, event.projectId, now);
+    const subscribers = sql.findSubscribers.all({
+      eventName: event.eventName,
+      tenantId: event.tenantId,
+      projectId: event.projectId,
+    }) as Array<{ id: string }>;
+    for (const { id: webhookId } of subscribers) {
+      sql.insertDelivery.run(newId('dlv'), webhookId, event.id, event.eventName, now, now);
+      sql.countHistory.run(webhookId);
+      touched.add(webhookId);
+    }
+    return { id: event.id, deliveries: subscribers.length };
+  }
+
+  private pruneHistoryIfFull(webhookId: string): void {
+    const { history_count: count } = this.sql.getHistoryCount.get(webhookId) as { history_count: number };
+    if (count <= HISTORY_LIMIT + PRUNE_MARGIN) return;
+    // Pending deliveries are never pruned: an accepted event is delivered or given up on first.
+    this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT });
+    this.sql.resetHistoryCount.run(webhookId);
+  }
+
+  // ---- deliveries ----
+
+  async claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    const saturated: string[] = [];
+    const busy: Record<string, number> = {};
+    for (const [webhookId, count] of request.inFlightByWebhook) {
+      if (count >= request.maxInFlightPerWebhook) saturated.push(webhookId);
+      else busy[webhookId] = count;
+    }
+    const claimed = this.db.transaction(() =>
+      this.sql.claim.all({
+        workerId: request.workerId,
+        now: request.now,
+        leaseUntil: request.now + request.leaseMs,
+        limit: request.limit,
+        scan: Math.max(request.limit * CLAIM_SCAN_FACTOR, 1000),
+        cap: request.maxInFlightPerWebhook,
+        saturated: JSON.stringify(saturated),
+        busy: JSON.stringify(busy),
+      }) as Row[],
+    ).immediate();
+    return this.hydrateClaims(claimed);
+  }
+
+  /** Adds the event bodies and webhook settings, each read once per claim batch. */
+  private hydrateClaims(rows: Row[]): ClaimedDelivery[] {
+    const webhooks = new Map<string, ClaimedDelivery['webhook'] | null>();
+    const bodies = new Map<string, string>();
+    const claimed: ClaimedDelivery[] = [];
+    for (const row of rows) {
+      const webhookId = row.webhook_id as string;
+      if (!webhooks.has(webhookId)) webhooks.set(webhookId, this.readTarget(webhookId));
+      const webhook = webhooks.get(webhookId);
+      const eventId = row.event_id as string;
+      if (!bodies.has(eventId)) bodies.set(eventId, (this.sql.getEventBody.get(eventId) as Row).body as string);
+      if (!webhook) continue;
+      claimed.push({
+        id: row.id as string,
+        eventId,
+        eventName: row.event_name as string,
+        attemptsMade: row.attempts as number,
+        body: bodies.get(eventId) as string,
+        webhook,
+      });
+    }
+    return claimed;
+  }
+
+  private readTarget(webhookId: string): ClaimedDelivery['webhook'] | null {
+    const row = this.sql.getTarget.get(webhookId) as Row | undefined;
+    if (!row) return null;
+    return {
+      id: webhookId,
+      url: row.url as string,
+      method: row.method as WebhookMethod,
+      contentType: row.content_type as string,
+      maxAttempts: row.max_attempts as number,
+      secret: row.secret as string,
+      base64CA: row.base64_ca as string | null,
+      proxyUrl: row.proxy_url as string | null,
+    };
+  }
+
+  async recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void> {
+    const sql = this.sql;
+    this.db.transaction(() => {
+      for (const record of records) {
+        const status: DeliveryStatus =
+          record.next.kind === 'delivered' ? 'success' : record.next.kind === 'retry' ? 'pending' : 'error';
+        const completed = sql.completeAttempt.get({
+          id: record.deliveryId,
+          workerId,
+          status,
+          nextAttemptAt: record.next.kind === 'retry' ? record.next.at : null,
+          statusCode: record.statusCode,
+          errorCode: record.error?.code ?? null,
+          errorMessage: record.error?.message ?? null,
+          durationMs: record.durationMs,
+          dispatchedAt: record.startedAt,
+          requestHeaders: JSON.stringify(record.requestHeaders),
+          responseBody: record.responseBodyStart,
+        }) as { attempts: number } | undefined;
+        if (!completed) continue;
+        sql.insertAttempt.run(
+          record.deliveryId,
+          completed.attempts,
+          record.startedAt,
+          record.durationMs,
+          record.statusCode,
+          record.error?.code ?? null,
+          record.error?.message ?? null,
+        );
+        sql.updateLastEvent.run({
+          webhookId: record.webhookId,
+          eventName: record.eventName,
+          status: record.next.kind === 'delivered' ? 'success' : 'error',
+          statusCode: record.statusCode,
+          dispatchedAt: record.startedAt,
+        });
+      }
+    })();
+  }
+
+  async releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void> {
+    this.db.transaction(() => {
+      for (const id of deliveryIds) this.sql.releaseClaim.run(now, id, workerId);
+    })();
+    if (deliveryIds.length > 0) this.notifyDeliveriesQueued();
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    return (this.sql.nextDueAt.get() as { at: number | null }).at;
+  }
+
+  async listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { webhookId, limit: HISTORY_LIMIT };
+    if (filter.eventName !== undefined) {
+      where.push('event_name = @eventName');
+      params.eventName = filter.eventName;
+    }
+    if (filter.status !== undefined) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    if (filter.statusCode !== undefined) {
+      where.push('status_code = @statusCode');
+      params.statusCode = filter.statusCode;
+    }
+    // The history is the webhook's newest HISTORY_LIMIT deliveries; filters narrow that window.
+    const sql = `SELECT * FROM (
+        SELECT * FROM deliveries WHERE webhook_id = @webhookId ORDER BY seq DESC LIMIT @limit
+      ) ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY seq ${filter.sort === 'oldest' ? 'ASC' : 'DESC'}`;
+    return (this.db.prepare(sql).all(params) as Row[]).map(toDeliverySummary);
+  }
+
+  async getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | null> {
+    const row = this.sql.getDelivery.get(deliveryId, webhookId) as Row | undefined;
+    if (!row) return null;
+    const attempts = this.sql.listAttempts.all(deliveryId) as Row[];
+    return {
+      ...toDeliverySummary(row),
+      requestBody: row.body as string,
+      requestHeaders: row.request_headers ? (JSON.parse(row.request_headers as string) as Record<string, string>) : null,
+      responseBody: row.response_body as string | null,
+      attemptLog: attempts.map((attempt) => ({
+        attempt: attempt.attempt_number as number,
+        startedAt: attempt.started_at as number,
+        durationMs: attempt.duration_ms as number,
+        statusCode: attempt.status_code as number | null,
+        error: toDeliveryError(attempt),
+      })),
+    };
+  }
+
+  async pruneOrphans(now: number, olderThanMs: number): Promise<void> {
+    const cutoff = now - olderThanMs;
+    this.db.transaction(() => {
+      this.sql.deleteOrphanEvents.run(cutoff);
+      this.sql.deleteOldIdempotencyKeys.run(cutoff);
+    })();
+  }
+
+  onDeliveriesQueued(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notifyDeliveriesQueued(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+const EVENTS_OF_WEBHOOK = `(SELECT json_group_array(event_name) FROM
+  (SELECT event_name FROM webhook_events WHERE webhook_id = w.id ORDER BY event_name)) AS events`;
+
+const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
+  ['name', 'name'],
+  ['url', 'url'],
+  ['secret', 'secret'],
+  ['tenantId', 'tenant_id'],
+  ['projectId', 'project_id'],
+  ['method', 'method'],
+  ['contentType', 'content_type'],
+  ['maxAttempts', 'max_attempts'],
+  ['active', 'active'],
+  ['base64CA', 'base64_ca'],
+  ['proxyUrl', 'proxy_url'],
+];
+
+function prepareStatements(db: Database.Database) {
+  return {
+    countTokens: db.prepare('SELECT count(*) AS n FROM tokens'),
+    insertToken: db.prepare(
+      'INSERT INTO tokens (id, token_hash, name, role, created_at) VALUES (@id, @tokenHash, @name, @role, @createdAt)',
+    ),
+    findTokenByHash: db.prepare('SELECT * FROM tokens WHERE token_hash = ?'),
+    listEventTypes: db.prepare('SELECT * FROM event_types ORDER BY name'),
+    insertEventType: db.prepare(`INSERT OR IGNORE INTO event_types
+      (name, description, schema, tenant_pointer, project_pointer, created_at)
+      VALUES (@name, @description, @schema, @tenantPointer, @projectPointer, @createdAt)`),
+    insertWebhook: db.prepare(`INSERT INTO webhooks
+      (id, name, url, secret, tenant_id, project_id, method, content_type, max_attempts, active,
+       base64_ca, proxy_url, created_at, updated_at)
+      VALUES (@id, @name, @url, @secret, @tenantId, @projectId, @method, @contentType, @maxAttempts,
+       @active, @base64CA, @proxyUrl, @createdAt, @updatedAt)`),
+    getWebhook: db.prepare(`SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w WHERE w.id = ?`),
+    deleteWebhook: db.prepare('DELETE FROM webhooks WHERE id = ?'),
+    deleteSubscriptions: db.prepare('DELETE FROM webhook_events WHERE webhook_id = ?'),
+    insertSubscription: db.prepare('INSERT INTO webhook_events (event_name, webhook_id) VALUES (?, ?)'),
+    insertEvent: db.prepare(
+      'INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    // The scope rule of core/types.ts `webhookHearsEvent`, in SQL.
+    findSubscribers: db.prepare(`SELECT w.id FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+      WHERE e.event_name = @eventName AND w.active = 1
+        AND (w.tenant_id IS NULL OR (w.tenant_id = @tenantId
+          AND (w.project_id IS NULL OR w.project_id = @projectId)))`),
+    insertDelivery: db.prepare(`INSERT INTO deliveries
+      (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
+      VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`),
+    countHistory: db.prepare('UPDATE webhooks SET history_count = history_count + 1 WHERE id = ?'),
+    getHistoryCount: db.prepare('SELECT history_count FROM webhooks WHERE id = ?'),
+    pruneHistory: db.prepare(`DELETE FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
+      AND seq < (SELECT seq FROM deliveries WHERE webhook_id = @webhookId ORDER BY seq DESC LIMIT 1 OFFSET @keep - 1)`),
+    resetHistoryCount: db.prepare(
+      'UPDATE webhooks SET history_count = (SELECT count(*) FROM deliveries WHERE webhook_id = webhooks.id) WHERE id = ?',
+    ),
+    getIdempotencyKey: db.prepare('SELECT fingerprint, response FROM idempotency_keys WHERE key = ?'),
+    insertIdempotencyKey: db.prepare(
+      'INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)',
+    ),
+    // Claims the oldest due deliveries, skipping webhooks this worker already saturates and
+    // taking no more per webhook than its free slots. A claim pushes next_attempt_at to the end
+    // of the lease, so a claim whose worker died falls due again by itself.
+    claim: db.prepare(`
+      WITH head AS (
+        SELECT seq, webhook_id, next_attempt_at FROM deliveries
+        WHERE status = 'pending' AND next_attempt_at <= @now
+          AND webhook_id NOT IN (SELECT value FROM json_each(@saturated))
+        ORDER BY next_attempt_at LIMIT @scan
+      ),
+      ranked AS (
+        SELECT seq, webhook_id,
+          ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, seq) AS rank
+        FROM head
+      ),
+      chosen AS (
+        SELECT ranked.seq FROM ranked LEFT JOIN json_each(@busy) AS busy ON busy.key = ranked.webhook_id
+        WHERE ranked.rank <= @cap - coalesce(busy.value, 0)
+        LIMIT @limit
+      )
+      UPDATE deliveries SET claimed_by = @workerId, next_attempt_at = @leaseUntil
+      WHERE seq IN (SELECT seq FROM chosen)
+      RETURNING id, webhook_id, event_id, event_name, attempts`),
+    getTarget: db.prepare(
+      'SELECT url, method, content_type, max_attempts, secret, base64_ca, proxy_url FROM webhooks WHERE id = ?',
+    ),
+    getEventBody: db.prepare('SELECT body FROM events WHERE id = ?'),
+    completeAttempt: db.prepare(`UPDATE deliveries SET
+        status = @status, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, claimed_by = NULL,
+        status_code = @statusCode, error_code = @errorCode, error_message = @errorMessage,
+        duration_ms = @durationMs, dispatched_at = @dispatchedAt, request_headers = @requestHeaders,
+        response_body = @responseBody
+      WHERE id = @id AND claimed_by = @workerId
+      RETURNING attempts`),
+    insertAttempt: db.prepare(`INSERT INTO attempts
+      (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    updateLastEvent: db.prepare(`UPDATE webhooks SET last_event_name = @eventName, last_status = @status,
+        last_status_code = @statusCode, last_dispatched_at = @dispatchedAt
+      WHERE id = @webhookId AND (last_dispatched_at IS NULL OR last_dispatched_at <= @dispatchedAt)`),
+    releaseClaim: db.prepare(
+      `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+    ),
+    nextDueAt: db.prepare(`SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'pending'`),
+    getDelivery: db.prepare(`SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id
+      WHERE d.id = ? AND d.webhook_id = ?`),
+    listAttempts: db.prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt_number'),
+    deleteOrphanEvents: db.prepare(`DELETE FROM events WHERE created_at < ?
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`),
+    deleteOldIdempotencyKeys: db.prepare('DELETE FROM idempotency_keys WHERE created_at < ?'),
+  };
+}
+
+function webhookParams(webhook: WebhookWithSecret): Record<string, unknown> {
+  return {
+    id: webhook.id,
+    name: webhook.name,
+    url: webhook.url,
+    secret: webhook.secret,
+    tenantId: webhook.tenantId,
+    projectId: webhook.projectId,
+    method: webhook.method,
+    contentType: webhook.contentType,
+    maxAttempts: webhook.maxAttempts,
+    active: webhook.active ? 1 : 0,
+    base64CA: webhook.base64CA,
+    proxyUrl: webhook.proxyUrl,
+    createdAt: webhook.createdAt,
+    updatedAt: webhook.updatedAt,
+  };
+}
+
+function toDeliveryError(row: Row): DeliveryError | null {
+  if (row.error_code === null || row.error_code === undefined) return null;
+  return { code: row.error_code as DeliveryError['code'], message: row.error_message as string };
+}
+
+function toDeliverySummary(row: Row): DeliverySummary {
+  const status = row.status as DeliveryStatus;
+  return {
+    id: row.id as string,
+    eventId: row.event_id as string,
+    eventName: row.event_name as string,
+    status,
+    statusCode: row.status_code as number | null,
+    attempts: row.attempts as number,
+    dispatchedAt: row.dispatched_at as number | null,
+    durationMs: row.duration_ms as number | null,
+    error: toDeliveryError(row),
+    nextAttemptAt: status === 'pending' ? (row.next_attempt_at as number | null) : null,
+    createdAt: row.created_at as number,
+  };
+}

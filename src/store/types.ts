@@ -1,0 +1,200 @@
+import type { EventTypeDefinition } from '../core/catalog.js';
+import type {
+  DeliveryError,
+  DeliveryStatus,
+  LastEvent,
+  Scope,
+  Webhook,
+  WebhookMethod,
+  WebhookWithSecret,
+} from '../core/types.js';
+
+/** Deliveries kept per webhook for its history; older finished ones are pruned. */
+export const HISTORY_LIMIT = 200;
+
+export interface TokenRecord {
+  id: string;
+  name: string | null;
+  role: 'admin';
+  createdAt: number;
+}
+
+export interface StoredWebhook extends Webhook {
+  lastEvent: LastEvent | null;
+}
+
+export interface WebhookPatch {
+  name?: string | null;
+  url?: string;
+  events?: string[];
+  secret?: string;
+  tenantId?: string | null;
+  projectId?: string | null;
+  method?: WebhookMethod;
+  contentType?: string;
+  maxAttempts?: number;
+  active?: boolean;
+  base64CA?: string | null;
+  proxyUrl?: string | null;
+}
+
+export interface WebhookListFilter {
+  tenantId?: string;
+  projectId?: string;
+  scope?: Scope;
+  event?: string;
+  /** Webhooks after this id (ids sort by creation time). */
+  after?: string;
+  limit: number;
+}
+
+export interface NewEvent {
+  id: string;
+  eventName: string;
+  /** The serialised envelope: the exact bytes every receiver gets. */
+  body: string;
+  tenantId: string | null;
+  projectId: string | null;
+}
+
+export interface PublishedEvent {
+  id: string;
+  deliveries: number;
+}
+
+export interface PublishRequest {
+  events: NewEvent[];
+  now: number;
+  /** When given, a repeat with the same key and fingerprint returns the first result. */
+  idempotency?: { key: string; fingerprint: string };
+}
+
+export type PublishOutcome =
+  | { kind: 'published'; events: PublishedEvent[] }
+  | { kind: 'replayed'; events: PublishedEvent[] }
+  | { kind: 'key-reused' };
+
+/** Everything a dispatcher needs to send one delivery, secret included. */
+export interface ClaimedDelivery {
+  id: string;
+  eventId: string;
+  eventName: string;
+  attemptsMade: number;
+  body: string;
+  webhook: Pick<
+    WebhookWithSecret,
+    'id' | 'url' | 'method' | 'contentType' | 'maxAttempts' | 'secret' | 'base64CA' | 'proxyUrl'
+  >;
+}
+
+export interface ClaimRequest {
+  workerId: string;
+  now: number;
+  limit: number;
+  /** A claim not completed by now + leaseMs is taken over by whoever claims next. */
+  leaseMs: number;
+  /** Deliveries already in flight per webhook in this worker. */
+  inFlightByWebhook: ReadonlyMap<string, number>;
+  maxInFlightPerWebhook: number;
+}
+
+export type AttemptNext =
+  | { kind: 'delivered' }
+  | { kind: 'retry'; at: number }
+  | { kind: 'gave-up' };
+
+export interface AttemptRecord {
+  deliveryId: string;
+  webhookId: string;
+  eventName: string;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: DeliveryError | null;
+  requestHeaders: Record<string, string>;
+  responseBodyStart: string | null;
+  next: AttemptNext;
+}
+
+export interface DeliveryListFilter {
+  sort: 'newest' | 'oldest';
+  eventName?: string;
+  status?: DeliveryStatus;
+  statusCode?: number;
+}
+
+export interface DeliverySummary {
+  id: string;
+  eventId: string;
+  eventName: string;
+  status: DeliveryStatus;
+  statusCode: number | null;
+  attempts: number;
+  dispatchedAt: number | null;
+  durationMs: number | null;
+  error: DeliveryError | null;
+  nextAttemptAt: number | null;
+  createdAt: number;
+}
+
+export interface AttemptSummary {
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: DeliveryError | null;
+}
+
+export interface DeliveryDetail extends DeliverySummary {
+  requestBody: string;
+  requestHeaders: Record<string, string> | null;
+  responseBody: string | null;
+  attemptLog: AttemptSummary[];
+}
+
+/**
+ * The one interface between Herald's parts and its database. The API writes webhooks and
+ * events through it; the dispatcher claims and completes deliveries through it; they never
+ * meet anywhere else.
+ */
+export interface Store {
+  readonly kind: 'sqlite';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  countTokens(): Promise<number>;
+  insertToken(token: TokenRecord & { tokenHash: string }): Promise<void>;
+  findTokenByHash(tokenHash: string): Promise<TokenRecord | null>;
+
+  listCustomEventTypes(): Promise<EventTypeDefinition[]>;
+  /** Returns false when an event type of that name exists already. */
+  insertEventType(definition: EventTypeDefinition, now: number): Promise<boolean>;
+
+  insertWebhook(webhook: WebhookWithSecret): Promise<void>;
+  getWebhook(id: string): Promise<StoredWebhook | null>;
+  listWebhooks(filter: WebhookListFilter): Promise<StoredWebhook[]>;
+  /** Returns the updated webhook, or null when it does not exist. */
+  updateWebhook(id: string, patch: WebhookPatch, now: number): Promise<StoredWebhook | null>;
+  /** Deletes the webhook and its deliveries, pending ones included. */
+  deleteWebhook(id: string): Promise<boolean>;
+
+  /** Stores the events and one delivery per matching webhook, all in one transaction. */
+  publishEvents(request: PublishRequest): Promise<PublishOutcome>;
+
+  claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  /** Completes claimed deliveries; a record whose claim was lost is ignored. */
+  recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void>;
+  /** Gives claimed deliveries back, due at `now`, for another worker or a later run. */
+  releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void>;
+  /** When the next pending delivery falls due, or null when none is pending. */
+  nextDueAt(): Promise<number | null>;
+
+  listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]>;
+  getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | null>;
+
+  /** Removes events no delivery refers to any more, and expired idempotency keys. */
+  pruneOrphans(now: number, olderThanMs: number): Promise<void>;
+
+  /** Called after new deliveries are committed, so idle dispatchers wake at once. */
+  onDeliveriesQueued(listener: () => void): () => void;
+}
