@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { loadConfig, type HeraldConfig } from '../../src/config.js';
+import { startHerald, type RunningHerald } from '../../src/herald.js';
+import { makeTempDir, removeDir } from './tmp.js';
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface ApiClient {
+  request<T = any>(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  get<T = any>(route: string): Promise<ApiResponse<T>>;
+  post<T = any>(route: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  patch<T = any>(route: string, body: unknown): Promise<ApiResponse<T>>;
+  delete<T = any>(route: string): Promise<ApiResponse<T>>;
+}
+
+export function apiClient(baseUrl: string, token: string = TEST_ADMIN_TOKEN): ApiClient {
+  const request = async (method: string, route: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${baseUrl}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
+  };
+  return {
+    request,
+    get: (route) => request('GET', route),
+    post: (route, body, headers) => request('POST', route, body, headers),
+    patch: (route, body) => request('PATCH', route, body),
+    delete: (route) => request('DELETE', route),
+  };
+}
+
+export interface TestHerald extends ApiClient {
+  url: string;
+  dataDir: string;
+  herald: RunningHerald;
+  config: HeraldConfig;
+  /** Stops Herald; the data folder stays unless `removeData` is set. */
+  stop(options?: { removeData?: boolean }): Promise<void>;
+}
+
+/** A Herald in this process on a fresh data folder, on loopback, with a fast retry schedule. */
+export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Promise<TestHerald> {
+  const dataDir = overrides.dataDir ?? makeTempDir('herald-test-');
+  const config: HeraldConfig = {
+    ...loadConfig({}),
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    adminToken: TEST_ADMIN_TOKEN,
+    allowPrivateNetworks: true,
+    retryScheduleMs: [50, 100, 150],
+    deliveryTimeoutMs: 2_000,
+    shutdownGraceMs: 1_000,
+    logLevel: 'silent',
+    ...overrides,
+  };
+  const herald = await startHerald(config, { logger: pino({ level: config.logLevel }) });
+  return {
+    ...apiClient(herald.url),
+    url: herald.url,
+    dataDir,
+    herald,
+    config,
+    async stop(options = {}) {
+      await herald.stop();
+      if (options.removeData) removeDir(dataDir);
+    },
+  };
+}
+
+export interface SpawnedHerald {
+  url: string;
+  process: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code (or signal name) once the process has ended. */
+  exited: Promise<number | string>;
+}
+
+/** Herald as its own process (`herald serve`), for crash and signal tests. */
+export async function spawnHerald(env: Record<string, string>): Promise<SpawnedHerald> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HERALD_HOST: '127.0.0.1', HERALD_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`herald did not start:\n${output}`)), 20_000);
+    const onData = () => {
+      const match = /"url":"(http:\/\/[^"]+)".*"msg":"herald listening"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then(() => reject(new Error(`herald exited early:\n${output}`)));
+  });
+  return { url, process: child, output: () => output, exited };
+}
