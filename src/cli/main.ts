@@ -15,13 +15,18 @@ program
     const logger = createLogger(config);
     const herald = await startHerald(config, { logger });
     if (herald.createdAdminToken) printAdminTokenOnce(herald.createdAdminToken);
+    // Plain text whatever the log level: people and scripts wait for this line.
+    process.stdout.write(`Herald is listening on ${herald.url}\n`);
     let signals = 0;
     const shutDown = (signal: string) => {
       // A second signal means "now": skip the graceful part.
       if (++signals > 1) process.exit(1);
       logger.info({ signal }, 'shutting down');
       herald.stop().then(
-        () => process.exit(0),
+        () => {
+          process.stdout.write('Herald stopped\n');
+          process.exit(0);
+        },
         (error: unknown) => {
           logger.error({ err: error }, 'shutdown failed');
           process.exit(1);

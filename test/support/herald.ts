@@ -107,16 +107,22 @@ export async function spawnHerald(env: Record<string, string>): Promise<SpawnedH
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`herald did not start:\n${output}`)), 20_000);
-    const onData = () => {
-      const match = /"url":"(http:\/\/[^"]+)".*"msg":"herald listening"/.exec(output);
+    const fail = (reason: string) => {
+      child.kill('SIGKILL');
+      reject(new Error(`${reason}:\n${output}`));
+    };
+    const timer = setTimeout(() => fail('herald did not start'), 20_000);
+    child.stdout!.on('data', () => {
+      const match = /Herald is listening on (http:\/\/\S+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]);
       }
-    };
-    child.stdout!.on('data', onData);
-    void exited.then(() => reject(new Error(`herald exited early:\n${output}`)));
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`herald exited early:\n${output}`));
+    });
   });
   return { url, process: child, output: () => output, exited };
 }
