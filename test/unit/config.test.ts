@@ -1,0 +1,75 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { webhookHearsEvent } from '../../src/core/types.js';
+
+describe('configuration', () => {
+  test('defaults match the README', () => {
+    const config = loadConfig({}, '/srv');
+    assert.equal(config.port, 8080);
+    assert.equal(config.dataDir, path.resolve('/srv', 'data'));
+    assert.equal(config.adminToken, null);
+    assert.equal(config.allowPrivateNetworks, false);
+    assert.deepEqual(config.retryScheduleMs, [5_000, 30_000, 120_000, 600_000, 3_600_000]);
+    assert.equal(config.deliveryTimeoutMs, 10_000);
+    assert.equal(config.eventTimestampUnit, 'ms');
+  });
+
+  test('reads every documented variable', () => {
+    const config = loadConfig({
+      HERALD_PORT: '9000',
+      HERALD_DATA_DIR: '/var/lib/herald',
+      HERALD_ADMIN_TOKEN: 'a-long-enough-admin-token',
+      HERALD_ALLOW_PRIVATE_NETWORKS: '1',
+      HERALD_RETRY_SCHEDULE: '1s,2s',
+      HERALD_DELIVERY_TIMEOUT_MS: '2500',
+      HERALD_EVENT_TIMESTAMP_UNIT: 's',
+    });
+    assert.equal(config.port, 9000);
+    assert.equal(config.dataDir, '/var/lib/herald');
+    assert.equal(config.adminToken, 'a-long-enough-admin-token');
+    assert.equal(config.allowPrivateNetworks, true);
+    assert.deepEqual(config.retryScheduleMs, [1_000, 2_000]);
+    assert.equal(config.deliveryTimeoutMs, 2_500);
+    assert.equal(config.eventTimestampUnit, 's');
+  });
+
+  test('bad values fail at start-up, naming the variable', () => {
+    assert.throws(() => loadConfig({ HERALD_PORT: 'eighty' }), /HERALD_PORT/);
+    assert.throws(() => loadConfig({ HERALD_PORT: '70000' }), /HERALD_PORT/);
+    assert.throws(() => loadConfig({ HERALD_ALLOW_PRIVATE_NETWORKS: 'maybe' }), /HERALD_ALLOW_PRIVATE_NETWORKS/);
+    assert.throws(() => loadConfig({ HERALD_RETRY_SCHEDULE: '5 seconds' }), /HERALD_RETRY_SCHEDULE/);
+    assert.throws(() => loadConfig({ HERALD_DELIVERY_TIMEOUT_MS: '0' }), /HERALD_DELIVERY_TIMEOUT_MS/);
+    assert.throws(() => loadConfig({ HERALD_ADMIN_TOKEN: 'short' }), /HERALD_ADMIN_TOKEN/);
+  });
+});
+
+describe('scope rule', () => {
+  const event = { tenantId: 't1', projectId: 'p1' };
+  const base = { events: ['project_created'], active: true };
+
+  test('instance webhooks hear every subscribed event', () => {
+    assert.equal(webhookHearsEvent({ ...base, tenantId: null, projectId: null }, 'project_created', event), true);
+    assert.equal(
+      webhookHearsEvent({ ...base, tenantId: null, projectId: null }, 'project_created', { tenantId: null, projectId: null }),
+      true,
+    );
+  });
+
+  test('company webhooks hear only their company', () => {
+    assert.equal(webhookHearsEvent({ ...base, tenantId: 't1', projectId: null }, 'project_created', event), true);
+    assert.equal(webhookHearsEvent({ ...base, tenantId: 't2', projectId: null }, 'project_created', event), false);
+  });
+
+  test('project webhooks hear only their project', () => {
+    assert.equal(webhookHearsEvent({ ...base, tenantId: 't1', projectId: 'p1' }, 'project_created', event), true);
+    assert.equal(webhookHearsEvent({ ...base, tenantId: 't1', projectId: 'p2' }, 'project_created', event), false);
+    assert.equal(webhookHearsEvent({ ...base, tenantId: 't2', projectId: 'p1' }, 'project_created', event), false);
+  });
+
+  test('inactive webhooks and other events are not heard', () => {
+    assert.equal(webhookHearsEvent({ ...base, active: false, tenantId: null, projectId: null }, 'project_created', event), false);
+    assert.equal(webhookHearsEvent({ ...base, tenantId: null, projectId: null }, 'tag_created', event), false);
+  });
+});
