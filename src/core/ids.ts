@@ -1,12 +1,23 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * Identifiers are `prefix_` + 10 base-36 digits of milliseconds + 16 hex random digits:
- * readable in logs, unguessable, and sorting them as strings sorts them by creation time.
+ * Identifiers are `prefix_` + 10 base-36 digits of milliseconds + 4 of a sequence within that
+ * millisecond + 12 hex random digits: readable in logs, unguessable, and within one process
+ * sorting them as strings sorts them by creation (lists page by id).
  */
+let lastMs = 0;
+let sequence = 0;
+
 export function newId(prefix: 'wh' | 'evt' | 'dlv' | 'tok' | 'att'): string {
-  const time = Date.now().toString(36).padStart(10, '0');
-  return `${prefix}_${time}${randomBytes(8).toString('hex')}`;
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    sequence = 0;
+  } else {
+    sequence++;
+  }
+  const time = lastMs.toString(36).padStart(10, '0') + sequence.toString(36).padStart(4, '0');
+  return `${prefix}_${time}${randomBytes(6).toString('hex')}`;
 }
 
 /** A webhook secret Herald generates when the caller gives none: 32 random bytes. */

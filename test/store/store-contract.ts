@@ -1,0 +1,278 @@
+import { after, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { newId } from '../../src/core/ids.js';
+import { webhookHearsEvent, type WebhookWithSecret } from '../../src/core/types.js';
+import { HISTORY_LIMIT, type AttemptRecord, type ClaimRequest, type Store } from '../../src/store/index.js';
+
+export interface StoreHarness {
+  /** A store on a fresh, empty, migrated database. */
+  open(): Promise<Store>;
+  cleanUp(): Promise<void>;
+}
+
+const NOW = 1_800_000_000_000;
+
+function webhook(overrides: Partial<WebhookWithSecret> = {}): WebhookWithSecret {
+  return {
+    id: newId('wh'),
+    name: null,
+    url: 'https://receiver.example/hook',
+    events: ['project_created'],
+    secret: 'contract-secret',
+    tenantId: null,
+    projectId: null,
+    method: 'POST',
+    contentType: 'application/json',
+    maxAttempts: 3,
+    active: true,
+    base64CA: null,
+    proxyUrl: null,
+    createdAt: NOW,
+    updatedAt: NOW,
+    ...overrides,
+  };
+}
+
+function event(eventName = 'project_created', tenantId: string | null = 't1', projectId: string | null = 'p1') {
+  const id = newId('evt');
+  return { id, eventName, tenantId, projectId, body: JSON.stringify({ eventName, eventTimestamp: NOW, payload: { tenantId, projectId } }) };
+}
+
+function claimRequest(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
+  return {
+    workerId: 'worker-a',
+    now: NOW,
+    limit: 100,
+    leaseMs: 30_000,
+    inFlightByWebhook: new Map(),
+    maxInFlightPerWebhook: 1_000,
+    ...overrides,
+  };
+}
+
+function delivered(deliveryId: string, webhookId: string, overrides: Partial<AttemptRecord> = {}): AttemptRecord {
+  return {
+    deliveryId,
+    webhookId,
+    eventName: 'project_created',
+    startedAt: NOW,
+    durationMs: 12,
+    statusCode: 200,
+    error: null,
+    requestHeaders: { 'content-type': 'application/json' },
+    responseBodyStart: 'ok',
+    next: { kind: 'delivered' },
+    ...overrides,
+  };
+}
+
+/** The behaviour every store must have. Each store implementation runs this same suite. */
+export function storeContract(name: string, harness: StoreHarness): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await harness.open();
+    });
+    after(async () => harness.cleanUp());
+
+    test('webhooks round-trip, update and delete', async () => {
+      const created = webhook({ name: 'n', tenantId: 't1', events: ['tag_created', 'project_created'] });
+      await store.insertWebhook(created);
+      const read = await store.getWebhook(created.id);
+      assert.deepEqual(read?.events, ['project_created', 'tag_created']);
+      assert.equal(read?.lastEvent, null);
+      assert.equal('secret' in (read as object), false, 'reads never carry the secret');
+      const updated = await store.updateWebhook(created.id, { active: false, events: ['tag_deleted'] }, NOW + 1);
+      assert.equal(updated?.active, false);
+      assert.deepEqual(updated?.events, ['tag_deleted']);
+      assert.equal(updated?.updatedAt, NOW + 1);
+      assert.equal(await store.updateWebhook('wh_missing', { active: true }, NOW), null);
+      assert.equal(await store.deleteWebhook(created.id), true);
+      assert.equal(await store.getWebhook(created.id), null);
+      assert.equal(await store.deleteWebhook(created.id), false);
+      await store.close();
+    });
+
+    test('list filters by tenant, project, scope and event, and pages by id', async () => {
+      const instance = webhook();
+      const company = webhook({ tenantId: 't1', events: ['tag_created'] });
+      const project = webhook({ tenantId: 't1', projectId: 'p1' });
+      for (const item of [instance, company, project]) await store.insertWebhook(item);
+      const ids = async (filter: Parameters<Store['listWebhooks']>[0]) =>
+        (await store.listWebhooks(filter)).map((item) => item.id);
+      assert.deepEqual(await ids({ limit: 10, scope: 'instance' }), [instance.id]);
+      assert.deepEqual(await ids({ limit: 10, scope: 'company' }), [company.id]);
+      assert.deepEqual(await ids({ limit: 10, scope: 'project' }), [project.id]);
+      assert.deepEqual(await ids({ limit: 10, tenantId: 't1' }), [company.id, project.id]);
+      assert.deepEqual(await ids({ limit: 10, projectId: 'p1' }), [project.id]);
+      assert.deepEqual(await ids({ limit: 10, event: 'tag_created' }), [company.id]);
+      const firstPage = await ids({ limit: 2 });
+      assert.equal(firstPage.length, 2);
+      assert.deepEqual(await ids({ limit: 2, after: firstPage[1] }), [project.id]);
+      await store.close();
+    });
+
+    test('fan-out matches the scope rule for every webhook and event combination', async () => {
+      const tenants = [null, 't1', 't2'];
+      const hooks: WebhookWithSecret[] = [];
+      for (const tenantId of tenants) {
+        for (const projectId of tenantId ? [null, 'p1', 'p2'] : [null]) {
+          for (const active of [true, false]) hooks.push(webhook({ tenantId, projectId, active }));
+        }
+      }
+      for (const item of hooks) await store.insertWebhook(item);
+      for (const tenantId of tenants) {
+        for (const projectId of [null, 'p1', 'p2']) {
+          const published = await store.publishEvents({ events: [event('project_created', tenantId, projectId)], now: NOW });
+          assert.equal(published.kind, 'published');
+          const expected = hooks.filter((item) => webhookHearsEvent(item, 'project_created', { tenantId, projectId }));
+          assert.equal(published.kind === 'published' && published.events[0].deliveries, expected.length, `${tenantId}/${projectId}`);
+        }
+      }
+      await store.close();
+    });
+
+    test('claims hand each due delivery to one worker until its lease lapses', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event(), event()], now: NOW });
+      const first = await store.claimDueDeliveries(claimRequest());
+      assert.equal(first.length, 2);
+      assert.equal(first[0].webhook.secret, 'contract-secret');
+      assert.match(first[0].body, /project_created/);
+      assert.deepEqual(await store.claimDueDeliveries(claimRequest({ workerId: 'worker-b' })), []);
+      const afterLease = await store.claimDueDeliveries(claimRequest({ workerId: 'worker-b', now: NOW + 30_001 }));
+      assert.equal(afterLease.length, 2, 'a lapsed claim is taken over');
+      // The first worker lost its claim: its late result is ignored.
+      await store.recordAttempts('worker-a', [delivered(first[0].id, target.id)]);
+      const [row] = (await store.listDeliveries(target.id, { sort: 'oldest' })).filter((item) => item.id === first[0].id);
+      assert.equal(row.status, 'pending');
+      await store.recordAttempts('worker-b', [delivered(first[0].id, target.id)]);
+      const [done] = (await store.listDeliveries(target.id, { sort: 'oldest' })).filter((item) => item.id === first[0].id);
+      assert.equal(done.status, 'success');
+      assert.equal(done.attempts, 1);
+      await store.close();
+    });
+
+    test('claims respect the per-webhook in-flight cap', async () => {
+      const busy = webhook();
+      const quiet = webhook();
+      await store.insertWebhook(busy);
+      await store.insertWebhook(quiet);
+      await store.publishEvents({ events: Array.from({ length: 10 }, () => event()), now: NOW });
+      const claimed = await store.claimDueDeliveries(
+        claimRequest({ maxInFlightPerWebhook: 3, inFlightByWebhook: new Map([[busy.id, 2]]) }),
+      );
+      const perWebhook = (id: string) => claimed.filter((item) => item.webhook.id === id).length;
+      assert.equal(perWebhook(busy.id), 1);
+      assert.equal(perWebhook(quiet.id), 3);
+      const saturated = await store.claimDueDeliveries(
+        claimRequest({ maxInFlightPerWebhook: 3, inFlightByWebhook: new Map([[busy.id, 3], [quiet.id, 3]]) }),
+      );
+      assert.equal(saturated.length, 0);
+      await store.close();
+    });
+
+    test('retries come due at their time; released claims are due at once', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event(), event()], now: NOW });
+      const [retrying, released] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [
+        delivered(retrying.id, target.id, {
+          statusCode: 503,
+          error: { code: 'http_status', message: 'HTTP 503' },
+          next: { kind: 'retry', at: NOW + 5_000 },
+        }),
+      ]);
+      await store.releaseClaims('worker-a', [released.id], NOW + 1);
+      assert.equal(await store.nextDueAt(), NOW + 1);
+      const again = await store.claimDueDeliveries(claimRequest({ now: NOW + 2 }));
+      assert.deepEqual(again.map((item) => item.id), [released.id]);
+      assert.equal(again[0].attemptsMade, 0, 'a released claim is not an attempt');
+      const later = await store.claimDueDeliveries(claimRequest({ now: NOW + 5_000 }));
+      assert.deepEqual(later.map((item) => item.id), [retrying.id]);
+      assert.equal(later[0].attemptsMade, 1);
+      const detail = await store.getDelivery(target.id, retrying.id);
+      assert.equal(detail?.attemptLog.length, 1);
+      assert.equal(detail?.attemptLog[0].statusCode, 503);
+      await store.close();
+    });
+
+    test('the last outcome shows on the webhook', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [claimed] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [
+        delivered(claimed.id, target.id, {
+          statusCode: 500,
+          error: { code: 'http_status', message: 'HTTP 500' },
+          next: { kind: 'gave-up' },
+        }),
+      ]);
+      const read = await store.getWebhook(target.id);
+      assert.deepEqual(read?.lastEvent, { eventName: 'project_created', status: 'error', statusCode: 500, dispatchedAt: NOW });
+      await store.close();
+    });
+
+    test(`history keeps the newest ${HISTORY_LIMIT} finished deliveries and every pending one`, async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      for (let round = 0; round < 3; round++) {
+        await store.publishEvents({ events: Array.from({ length: 100 }, () => event()), now: NOW });
+        const claimed = await store.claimDueDeliveries(claimRequest({ limit: 1_000 }));
+        await store.recordAttempts('worker-a', claimed.map((item) => delivered(item.id, target.id)));
+      }
+      await store.publishEvents({ events: Array.from({ length: 60 }, () => event()), now: NOW });
+      const newest = await store.listDeliveries(target.id, { sort: 'newest' });
+      assert.equal(newest.length, HISTORY_LIMIT);
+      assert.equal(newest.filter((item) => item.status === 'pending').length, 60);
+      const oldest = await store.listDeliveries(target.id, { sort: 'oldest' });
+      assert.deepEqual(oldest.map((item) => item.id), newest.map((item) => item.id).reverse());
+      // Pending deliveries survive pruning whatever their age: all 60 can still be claimed.
+      assert.equal((await store.claimDueDeliveries(claimRequest({ limit: 1_000 }))).length, 60);
+      await store.close();
+    });
+
+    test('an idempotency key replays its first result and refuses another body', async () => {
+      await store.insertWebhook(webhook());
+      const idempotency = { key: 'tok:k1', fingerprint: 'f1' };
+      const first = await store.publishEvents({ events: [event()], now: NOW, idempotency });
+      const again = await store.publishEvents({ events: [event()], now: NOW, idempotency });
+      assert.equal(first.kind, 'published');
+      assert.equal(again.kind, 'replayed');
+      assert.deepEqual(again.kind === 'replayed' && again.events, first.kind === 'published' && first.events);
+      const reused = await store.publishEvents({ events: [event()], now: NOW, idempotency: { key: 'tok:k1', fingerprint: 'f2' } });
+      assert.equal(reused.kind, 'key-reused');
+      assert.equal((await store.claimDueDeliveries(claimRequest())).length, 1, 'a replay adds no delivery');
+      await store.close();
+    });
+
+    test('deleting a webhook removes its pending deliveries', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event(), event()], now: NOW });
+      await store.deleteWebhook(target.id);
+      assert.deepEqual(await store.claimDueDeliveries(claimRequest()), []);
+      assert.equal(await store.nextDueAt(), null);
+      await store.close();
+    });
+
+    test('custom event types are stored once', async () => {
+      const definition = {
+        name: 'invoice_paid',
+        description: 'd',
+        schema: { type: 'object' },
+        tenantIdPointer: '/tenantId',
+        projectIdPointer: '/projectId',
+        aliases: [],
+        builtin: false,
+      };
+      assert.equal(await store.insertEventType(definition, NOW), true);
+      assert.equal(await store.insertEventType(definition, NOW), false);
+      assert.deepEqual(await store.listCustomEventTypes(), [definition]);
+      await store.close();
+    });
+  });
+}
