@@ -39,6 +39,8 @@ export class Dispatcher {
   private flushing: Promise<void> | null = null;
   private readonly shutdown = new AbortController();
   private nudged = false;
+  /** When the loop last looked for due work, claiming or (with no free slot) not. */
+  private lastLookAt = 0;
   private wakeUp: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly clock: () => number;
@@ -87,6 +89,7 @@ export class Dispatcher {
     while (this.running) {
       const free = this.options.maxInFlight - this.inFlight.size;
       const wanted = Math.min(free, CLAIM_BATCH_SIZE);
+      this.lastLookAt = this.clock();
       const claimed = wanted > 0 ? await this.claim(wanted) : [];
       for (const delivery of claimed) this.launch(delivery);
       if (wanted > 0 && claimed.length === wanted) continue; // more may be due right now
@@ -97,7 +100,7 @@ export class Dispatcher {
   private claim(limit: number): Promise<ClaimedDelivery[]> {
     return this.options.store.claimDueDeliveries({
       workerId: this.options.workerId,
-      now: this.clock(),
+      now: this.lastLookAt,
       limit,
       leaseMs: this.options.deliveryTimeoutMs + LEASE_MARGIN_MS,
       inFlightByWebhook: this.inFlightByWebhook,
@@ -111,10 +114,15 @@ export class Dispatcher {
       this.nudged = false;
       return;
     }
-    const nextDue = await this.options.store.nextDueAt();
-    const untilDue = nextDue === null ? IDLE_POLL_MS : nextDue - this.clock();
-    // Work that is due but was not claimed waits for a free slot: a finishing delivery nudges.
-    const delay = untilDue <= 0 ? IDLE_POLL_MS : Math.min(untilDue, IDLE_POLL_MS);
+    // Webhooks without a free slot are left out: their backlog must not make the loop think
+    // other webhooks' retries are held back too. A finishing delivery nudges for them.
+    const nextDue = await this.options.store.nextDueAt(this.saturatedWebhooks());
+    // Work that was due when the loop last looked but was not claimed waits for a free slot: a
+    // finishing delivery nudges. Work that fell due only since then (a retry whose time came
+    // while claiming, or a timer that fired a little early) is claimed at once, not a poll later.
+    const heldBack = nextDue !== null && nextDue <= this.lastLookAt;
+    const untilDue = nextDue === null ? IDLE_POLL_MS : Math.max(nextDue - this.clock(), 0);
+    const delay = heldBack ? IDLE_POLL_MS : Math.min(untilDue, IDLE_POLL_MS);
     if (this.nudged) {
       this.nudged = false;
       return;
@@ -128,6 +136,14 @@ export class Dispatcher {
     });
     this.wakeUp = null;
     this.nudged = false;
+  }
+
+  private saturatedWebhooks(): string[] {
+    const saturated: string[] = [];
+    for (const [webhookId, count] of this.inFlightByWebhook) {
+      if (count >= this.options.maxInFlightPerWebhook) saturated.push(webhookId);
+    }
+    return saturated;
   }
 
   private launch(delivery: ClaimedDelivery): void {

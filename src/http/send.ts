@@ -72,10 +72,22 @@ export async function sendRequest(outbound: OutboundRequest, options: SendOption
     const cancelled = options.signal?.aborted === true && !timeout.aborted;
     return {
       kind: 'failure',
-      error: cancelled ? { code: 'cancelled', message: 'Herald shut down during the request' } : classifyError(error, options.timeoutMs),
+      error: cancelled
+        ? { code: 'cancelled', message: 'Herald shut down during the request' }
+        : blameProxy(classifyError(error, options.timeoutMs), options.viaProxy),
       durationMs: elapsed(),
     };
   }
+}
+
+/**
+ * Through a proxy, Herald only ever opens connections to the proxy: a target that refuses
+ * comes back as the proxy's 502 or failed CONNECT. So a refused connection means the proxy
+ * itself is unreachable, and saying "connection refused" would send the owner to the wrong host.
+ */
+function blameProxy(error: DeliveryError, viaProxy: boolean): DeliveryError {
+  if (!viaProxy || error.code !== 'refused') return error;
+  return { code: 'proxy', message: 'the proxy refused the connection' };
 }
 
 async function readBodyStart(body: Dispatcher.ResponseData['body']): Promise<string> {

@@ -186,8 +186,9 @@ export interface Store {
   recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void>;
   /** Gives claimed deliveries back, due at `now`, for another worker or a later run. */
   releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void>;
-  /** When the next pending delivery falls due, or null when none is pending. */
-  nextDueAt(): Promise<number | null>;
+  /** When the next pending delivery falls due, or null when none is pending. Deliveries of
+   * the webhooks in `skipWebhookIds` (those this worker has no free slot for) are left out. */
+  nextDueAt(skipWebhookIds?: readonly string[]): Promise<number | null>;
 
   listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]>;
   getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | null>;

@@ -199,6 +199,19 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('the next due time can leave out webhooks without a free slot', async () => {
+      const saturated = webhook();
+      const other = webhook({ events: ['tag_created'] });
+      await store.insertWebhook(saturated);
+      await store.insertWebhook(other);
+      await store.publishEvents({ events: [event()], now: NOW });
+      await store.publishEvents({ events: [event('tag_created')], now: NOW + 7_000 });
+      assert.equal(await store.nextDueAt(), NOW);
+      assert.equal(await store.nextDueAt([saturated.id]), NOW + 7_000);
+      assert.equal(await store.nextDueAt([saturated.id, other.id]), null);
+      await store.close();
+    });
+
     test('the last outcome shows on the webhook', async () => {
       const target = webhook();
       await store.insertWebhook(target);

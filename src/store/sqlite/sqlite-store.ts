@@ -426,8 +426,9 @@ export class SqliteStore implements Store {
     if (deliveryIds.length > 0) this.notifyDeliveriesQueued();
   }
 
-  async nextDueAt(): Promise<number | null> {
-    return (this.sql.nextDueAt.get() as { at: number | null }).at;
+  async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
+    const row = this.sql.nextDueAt.get(JSON.stringify(skipWebhookIds)) as { at: number } | undefined;
+    return row?.at ?? null;
   }
 
   async listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]> {
@@ -594,7 +595,9 @@ function prepareStatements(db: Database.Database) {
     releaseClaim: db.prepare(
       `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
     ),
-    nextDueAt: db.prepare(`SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'pending'`),
+    nextDueAt: db.prepare(`SELECT next_attempt_at AS at FROM deliveries
+      WHERE status = 'pending' AND webhook_id NOT IN (SELECT value FROM json_each(?))
+      ORDER BY next_attempt_at LIMIT 1`),
     getDelivery: db.prepare(`SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id
       WHERE d.id = ? AND d.webhook_id = ?`),
     listAttempts: db.prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt_number'),
