@@ -62,12 +62,21 @@ function fromValidation(issues: ValidationIssue[], context: string | undefined):
     message = 'is not a known field';
   } else if (issue.keyword === 'minProperties' && path.length === 0) {
     message = 'must contain at least one field';
+  } else if (issue.keyword === 'const') {
+    // A union of literals fails once per literal; listing them says what would be accepted.
+    message = `must be one of ${allowedValues(issues, issue.instancePath).join(', ')}`;
   } else if (issue.keyword === 'anyOf' || issue.keyword === 'union') {
     message = 'has the wrong type or value';
   }
   const field = toFieldPath(path);
   const where = context && context !== 'body' ? ` (${context})` : '';
   return new HeraldError('validation_failed', `${field || 'the request'} ${message}${where}`, field || undefined);
+}
+
+function allowedValues(issues: ValidationIssue[], instancePath: string): string[] {
+  return issues
+    .filter((issue) => issue.keyword === 'const' && issue.instancePath === instancePath)
+    .map((issue) => String(issue.params.allowedValue));
 }
 
 /** ['events', '2', 'payload'] -> 'events[2].payload' */

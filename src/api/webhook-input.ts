@@ -38,8 +38,9 @@ const PROXY_PASSWORD_MASK = '****';
 /** Checks a create request and fills in the defaults. Throws a HeraldError naming the field. */
 export function settingsFromCreate(body: WebhookCreateBody, rules: InputRules): WebhookSettings {
   const legacy = mapLegacyShape(body);
-  if (legacy.url === undefined) throw invalidField('url', 'is required');
-  if (legacy.events === undefined) throw invalidField('events', 'is required');
+  // A document in the older shape is told about the older names.
+  if (legacy.url === undefined) throw invalidField(body.eventName === undefined ? 'url' : 'target', 'is required');
+  if (legacy.events === undefined) throw invalidField(body.target === undefined ? 'events' : 'eventName', 'is required');
   const settings: WebhookSettings = {
     name: legacy.name ?? null,
     url: legacy.url,
@@ -54,7 +55,21 @@ export function settingsFromCreate(body: WebhookCreateBody, rules: InputRules): 
     base64CA: legacy.base64CA ?? null,
     proxyUrl: legacy.proxyUrl ?? null,
   };
-  return checkSettings(settings, rules);
+  try {
+    return checkSettings(settings, rules);
+  } catch (error) {
+    throw namedAsSent(error, body);
+  }
+}
+
+/** An error names the field the caller sent: `target` and `eventName` in the older shape. */
+function namedAsSent(error: unknown, body: WebhookCreateBody): unknown {
+  if (!(error instanceof HeraldError)) return error;
+  if (error.field === 'url' && body.target !== undefined) return new HeraldError(error.code, error.message, 'target');
+  if (error.field === 'events[0]' && body.eventName !== undefined) {
+    return new HeraldError(error.code, error.message, 'eventName');
+  }
+  return error;
 }
 
 /**
@@ -66,6 +81,7 @@ export function settingsFromPatch(
   body: WebhookPatchBody,
   rules: InputRules,
 ): WebhookSettings {
+  conflicting(body.proxy, body['proxy.url'], 'proxy.url', 'give either proxy or proxy.url, not both');
   const proxyInput = body['proxy.url'] ?? (body.proxy === undefined ? undefined : (body.proxy?.url ?? null));
   const merged: WebhookSettings = {
     ...current,
@@ -96,14 +112,18 @@ function mapLegacyShape(body: WebhookCreateBody): Mapped {
   conflicting(body.events, body.eventName, 'eventName', 'give either events or eventName, not both');
   conflicting(body.proxy, body['proxy.url'], 'proxy.url', 'give either proxy or proxy.url, not both');
   const isLegacy = body.target !== undefined || body.eventName !== undefined;
-  const emptyAsNull = (id: string | null | undefined) => (isLegacy && id === '' ? null : id);
+  const emptyAsNull = (id: string | null | undefined, field: string) => {
+    if (id !== '') return id;
+    if (isLegacy) return null;
+    throw invalidField(field, 'must not be empty; leave it out (or send null) for an instance-wide webhook');
+  };
   return {
     name: body.name,
     url: body.url ?? body.target,
     events: body.events ?? (body.eventName === undefined ? undefined : [body.eventName]),
     secret: body.secret,
-    tenantId: emptyAsNull(body.tenantId),
-    projectId: emptyAsNull(body.projectId),
+    tenantId: emptyAsNull(body.tenantId, 'tenantId'),
+    projectId: emptyAsNull(body.projectId, 'projectId'),
     method: body.method,
     contentType: body.contentType,
     maxAttempts: body.maxAttempts,

@@ -85,6 +85,12 @@ export class EventCatalog {
 
 /** Checks a schema an operator submits before it is stored. Returns the problem or null. */
 export function schemaProblem(schema: unknown): string | null {
+  // A payload is always an object: a schema whose `type` leaves objects out would refuse every
+  // event of its type, which is a mistake better reported now than at each publish.
+  const type = (schema as { type?: unknown } | null)?.type;
+  if (type !== undefined && type !== 'object' && !(Array.isArray(type) && type.includes('object'))) {
+    return 'its type must allow "object", since every payload is a JSON object';
+  }
   try {
     createAjv().compile(schema as object);
     return null;
@@ -114,7 +120,10 @@ export function customEventType(input: {
 function createAjv() {
   // allErrors stays off: the first problems are enough to answer, and it bounds the work an
   // adversarial payload can cause.
-  const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: true });
+  // addUsedSchema stays off: otherwise every schema's `$id` is registered in the shared
+  // instance, and a second event type reusing an `$id` would fail to compile, after it was
+  // stored, and again on every start.
+  const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: true, addUsedSchema: false });
   addFormats(ajv);
   return ajv;
 }

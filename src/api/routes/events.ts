@@ -25,7 +25,7 @@ export const eventRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => a
     async (request, reply) => {
       const body = request.body;
       const isBatch = body.events !== undefined;
-      const inputs = isBatch ? body.events! : [singleEvent(body)];
+      const inputs = isBatch ? batchEvents(body) : [singleEvent(body)];
       const now = clock();
       const events = inputs.map((input, index) => toNewEvent(input, isBatch ? `events[${index}].` : '', context, now));
       const idempotency = idempotencyOf(request.headers['idempotency-key'], request.principal.tokenId, body);
@@ -38,6 +38,15 @@ export const eventRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => a
     },
   );
 };
+
+/** A batch carries everything in `events`: a single-event field beside it would be dropped
+ * silently, so it is refused instead. */
+function batchEvents(body: PublishBody): EventInput[] {
+  for (const field of ['eventName', 'eventTimestamp', 'payload'] as const) {
+    if (body[field] !== undefined) throw invalidField(field, 'give either a single event or events, not both');
+  }
+  return body.events!;
+}
 
 function singleEvent(body: PublishBody): EventInput {
   if (body.eventName === undefined) throw invalidField('eventName', 'is required (or send a batch as events)');

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { notFound } from '../../core/errors.js';
+import { invalidField, notFound } from '../../core/errors.js';
 import { generateSecret, newId } from '../../core/ids.js';
 import type { ApiContext } from '../context.js';
 import {
@@ -51,7 +51,9 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
     { schema: { querystring: WebhookListQuery, response: { 200: WebhookList, '4xx': ErrorBody } } },
     async (request) => {
       const { limit: limitText, ...filters } = request.query;
-      const limit = Math.min(Math.max(Number(limitText ?? DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE);
+      const limit = Number(limitText ?? DEFAULT_PAGE_SIZE);
+      // Clamping would hand back a page of a size nobody asked for; say what the range is.
+      if (limit < 1 || limit > MAX_PAGE_SIZE) throw invalidField('limit', `must be from 1 to ${MAX_PAGE_SIZE}`);
       const eventName = filters.event === undefined ? undefined : (catalog.resolve(filters.event) ?? filters.event);
       const page = await store.listWebhooks({ ...filters, event: eventName, limit });
       return {
