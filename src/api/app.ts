@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { HeraldError } from '../core/errors.js';
 import { TokenAuthority } from './auth.js';
 import type { ApiContext } from './context.js';
-import { installErrorHandling } from './error-handler.js';
+import { answerNoRoute, installErrorHandling } from './error-handler.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { eventRoutes } from './routes/events.js';
@@ -48,6 +48,8 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyIn
       await api.register(deliveryRoutes(context));
       await api.register(eventTypeRoutes(context));
       await api.register(eventRoutes(context));
+      // Inside the authenticated scope: without a token, which /api routes exist stays unknown.
+      api.setNotFoundHandler(answerNoRoute);
     },
     { prefix: '/api' },
   );

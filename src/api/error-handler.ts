@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HeraldError } from '../core/errors.js';
 
 interface ValidationIssue {
@@ -20,9 +20,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     request.log.error({ err: error, url: request.routeOptions.url }, 'request failed');
     return reply.code(500).send(new HeraldError('internal').toBody());
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(new HeraldError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`).toBody()),
-  );
+  app.setNotFoundHandler(answerNoRoute);
+}
+
+export function answerNoRoute(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = request.url.split('?')[0];
+  return reply.code(404).send(new HeraldError('not_found', `no route ${request.method} ${path}`).toBody());
 }
 
 function toHeraldError(error: FastifyError): HeraldError | null {

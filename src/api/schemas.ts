@@ -37,13 +37,14 @@ const WebhookFields = {
 export const WebhookCreateBody = Type.Object(
   {
     ...WebhookFields,
-    // The older CMS document sends empty ids for an instance-wide webhook; the current shape
-    // refuses them in webhook-input.ts, once it knows which shape it was given.
+    // The older CMS document sends empty ids for an instance-wide webhook (and an empty
+    // `proxy.url` for no proxy); the current shape refuses empty ids in webhook-input.ts, once
+    // it knows which shape it was given.
     tenantId: Type.Optional(Nullable(Type.String({ maxLength: 128 }))),
     projectId: Type.Optional(Nullable(Type.String({ maxLength: 128 }))),
     eventName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     target: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-    'proxy.url': Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    'proxy.url': Type.Optional(Type.String({ maxLength: 2048 })),
   },
   { additionalProperties: false },
 );

@@ -129,7 +129,8 @@ function mapLegacyShape(body: WebhookCreateBody): Mapped {
     maxAttempts: body.maxAttempts,
     active: body.active,
     base64CA: body.base64CA === '' && isLegacy ? null : body.base64CA,
-    proxyUrl: body['proxy.url'] ?? (body.proxy === undefined ? undefined : (body.proxy?.url ?? null)),
+    proxyUrl:
+      body['proxy.url'] === '' ? null : (body['proxy.url'] ?? (body.proxy === undefined ? undefined : (body.proxy?.url ?? null))),
   };
 }
 

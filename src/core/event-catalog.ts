@@ -123,7 +123,8 @@ function createAjv() {
   // addUsedSchema stays off: otherwise every schema's `$id` is registered in the shared
   // instance, and a second event type reusing an `$id` would fail to compile, after it was
   // stored, and again on every start.
-  const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: true, addUsedSchema: false });
+  // logger off: Ajv would print a warning to the console for every unknown `format` it ignores.
+  const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: true, addUsedSchema: false, logger: false });
   addFormats(ajv);
   return ajv;
 }

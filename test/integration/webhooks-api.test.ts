@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { createTestPki, createUnrelatedCaPem, removeDir, startReceiver, waitUntil } from '../support/index.js';
 import type { ReceivedRequest, Receiver, TestPki } from '../support/index.js';
-import { startTestHerald } from '../support/herald.js';
+import { apiClient, startTestHerald } from '../support/herald.js';
 import type { ApiResponse, TestHerald } from '../support/herald.js';
 
 /**
@@ -790,5 +790,43 @@ describe('event types', () => {
       if (restarted) await restarted.stop({ removeData: true });
       else await own.stop({ removeData: true });
     }
+  });
+});
+
+describe('small API edges', () => {
+  let herald: TestHerald;
+  before(async () => {
+    herald = await startTestHerald();
+  });
+  after(async () => herald.stop({ removeData: true }));
+
+  test('an unknown /api path answers 401 without a token and 404 with one', async () => {
+    const anonymous = apiClient(herald.url, 'not-a-token');
+    assert.equal((await anonymous.get('/api/no-such-thing')).status, 401);
+    const known = await herald.get('/api/no-such-thing');
+    assert.equal(known.status, 404);
+    assert.equal(known.body.error, 'not_found');
+  });
+
+  test('filtering the list by an unknown event type is a 400 naming the filter', async () => {
+    const reply = await herald.get('/api/webhooks?event=no_such_event');
+    assert.equal(reply.status, 400);
+    assert.equal(reply.body.error, 'unknown_event_type');
+    assert.equal(reply.body.field, 'event');
+  });
+
+  test('an older CMS document with an empty proxy.url has no proxy', async () => {
+    const reply = await herald.post('/api/webhooks', {
+      eventName: 'project_created',
+      target: 'https://receiver.example/hook',
+      secret: 'cms-secret-1',
+      tenantId: '',
+      projectId: '',
+      base64CA: '',
+      'proxy.url': '',
+    });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    assert.equal(reply.body.proxy, null);
+    assert.equal(reply.body.scope, 'instance');
   });
 });

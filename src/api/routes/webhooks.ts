@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { invalidField, notFound } from '../../core/errors.js';
+import { HeraldError, invalidField, notFound } from '../../core/errors.js';
 import { generateSecret, newId } from '../../core/ids.js';
 import type { ApiContext } from '../context.js';
 import {
@@ -54,7 +54,10 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
       const limit = Number(limitText ?? DEFAULT_PAGE_SIZE);
       // Clamping would hand back a page of a size nobody asked for; say what the range is.
       if (limit < 1 || limit > MAX_PAGE_SIZE) throw invalidField('limit', `must be from 1 to ${MAX_PAGE_SIZE}`);
-      const eventName = filters.event === undefined ? undefined : (catalog.resolve(filters.event) ?? filters.event);
+      const eventName = filters.event === undefined ? undefined : catalog.resolve(filters.event);
+      if (eventName === null) {
+        throw new HeraldError('unknown_event_type', `"${filters.event}" is not in the event catalog`, 'event');
+      }
       const page = await store.listWebhooks({ ...filters, event: eventName, limit });
       return {
         data: page.map(webhookView),
