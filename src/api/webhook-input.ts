@@ -1,25 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { invalidField, HeraldError } from '../core/errors.js';
 import type { EventCatalog } from '../core/event-catalog.js';
-import type { WebhookMethod } from '../core/types.js';
+import type { Webhook } from '../core/types.js';
 import { assertHostAllowed } from '../http/index.js';
 import type { WebhookCreateBody, WebhookPatchBody } from './schemas.js';
 
-/** The settings of a webhook as the API accepts them, after the older CMS shape is mapped. */
-export interface WebhookSettings {
-  name: string | null;
-  url: string;
-  events: string[];
-  secret: string | undefined;
-  tenantId: string | null;
-  projectId: string | null;
-  method: WebhookMethod;
-  contentType: string;
-  maxAttempts: number;
-  active: boolean;
-  base64CA: string | null;
-  proxyUrl: string | null;
-}
+/** The settings of a webhook as the API accepts them, after the older CMS shape is mapped;
+ * `secret` is undefined when the caller left it out. */
+export type WebhookSettings = Omit<Webhook, 'id' | 'createdAt' | 'updatedAt'> & { secret: string | undefined };
 
 export const WEBHOOK_DEFAULTS = {
   method: 'POST',
@@ -157,13 +145,7 @@ function checkTargetUrl(text: string, rules: InputRules): void {
   if (url.username || url.password) {
     throw invalidField('url', 'must not carry credentials; use the signature headers to authenticate');
   }
-  if (!rules.allowPrivateNetworks) {
-    try {
-      assertHostAllowed(url);
-    } catch (error) {
-      throw invalidField('url', `${(error as Error).message}; set HERALD_ALLOW_PRIVATE_NETWORKS=1 to allow it`);
-    }
-  }
+  assertPublicHost(url, 'url', rules);
 }
 
 function checkProxyUrl(text: string, rules: InputRules): void {
@@ -171,12 +153,16 @@ function checkProxyUrl(text: string, rules: InputRules): void {
   if (url.pathname !== '/' || url.search || url.hash) {
     throw invalidField('proxy.url', 'must be a proxy origin such as http://proxy.internal:3128');
   }
-  if (!rules.allowPrivateNetworks) {
-    try {
-      assertHostAllowed(url);
-    } catch (error) {
-      throw invalidField('proxy.url', `${(error as Error).message}; set HERALD_ALLOW_PRIVATE_NETWORKS=1 to allow it`);
-    }
+  assertPublicHost(url, 'proxy.url', rules);
+}
+
+/** Refuses IP literals on internal networks at once; names are checked when they resolve. */
+function assertPublicHost(url: URL, field: string, rules: InputRules): void {
+  if (rules.allowPrivateNetworks) return;
+  try {
+    assertHostAllowed(url);
+  } catch (error) {
+    throw invalidField(field, `${(error as Error).message}; set HERALD_ALLOW_PRIVATE_NETWORKS=1 to allow it`);
   }
 }
 
