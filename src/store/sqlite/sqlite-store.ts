@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId } from '../../core/ids.js';
-import type { DeliveryError, DeliveryStatus, WebhookMethod, WebhookWithSecret } from '../../core/types.js';
+import type { DeliveryStatus, WebhookMethod, WebhookWithSecret } from '../../core/types.js';
 import {
   HISTORY_LIMIT,
   type AttemptRecord,
@@ -21,6 +21,7 @@ import {
   type WebhookListFilter,
   type WebhookPatch,
 } from '../types.js';
+import { toDeliveryError, toDeliverySummary, toWebhook, type Row } from '../rows.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -31,8 +32,6 @@ const PRUNE_MARGIN = 50;
 /** How far past the due time the claim scan looks, so the per-webhook cap can skip busy
  * webhooks without scanning the whole backlog. */
 const CLAIM_SCAN_FACTOR = 8;
-
-type Row = Record<string, unknown>;
 
 /**
  * The embedded store: one SQLite file in WAL mode, written by one Herald process (a lock file
@@ -171,7 +170,7 @@ export class SqliteStore implements Store {
 
   async getWebhook(id: string): Promise<StoredWebhook | null> {
     const row = this.sql.getWebhook.get(id) as Row | undefined;
-    return row ? this.toWebhook(row) : null;
+    return row ? toWebhook(row) : null;
   }
 
   async listWebhooks(filter: WebhookListFilter): Promise<StoredWebhook[]> {
@@ -198,7 +197,7 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY w.id LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as Row[]).map((row) => this.toWebhook(row));
+    return (this.db.prepare(sql).all(params) as Row[]).map(toWebhook);
   }
 
   async updateWebhook(id: string, patch: WebhookPatch, now: number): Promise<StoredWebhook | null> {
@@ -228,34 +227,6 @@ export class SqliteStore implements Store {
   private replaceSubscriptions(webhookId: string, events: string[]): void {
     this.sql.deleteSubscriptions.run(webhookId);
     for (const eventName of events) this.sql.insertSubscription.run(eventName, webhookId);
-  }
-
-  private toWebhook(row: Row): StoredWebhook {
-    return {
-      id: row.id as string,
-      name: row.name as string | null,
-      url: row.url as string,
-      events: JSON.parse(row.events as string) as string[],
-      tenantId: row.tenant_id as string | null,
-      projectId: row.project_id as string | null,
-      method: row.method as WebhookMethod,
-      contentType: row.content_type as string,
-      maxAttempts: row.max_attempts as number,
-      active: row.active === 1,
-      base64CA: row.base64_ca as string | null,
-      proxyUrl: row.proxy_url as string | null,
-      createdAt: row.created_at as number,
-      updatedAt: row.updated_at as number,
-      lastEvent:
-        row.last_dispatched_at === null
-          ? null
-          : {
-              eventName: row.last_event_name as string,
-              status: row.last_status as 'success' | 'error',
-              statusCode: row.last_status_code as number | null,
-              dispatchedAt: row.last_dispatched_at as number,
-            },
-    };
   }
 
   // ---- events ----
@@ -623,27 +594,5 @@ function webhookParams(webhook: WebhookWithSecret): Record<string, unknown> {
     proxyUrl: webhook.proxyUrl,
     createdAt: webhook.createdAt,
     updatedAt: webhook.updatedAt,
-  };
-}
-
-function toDeliveryError(row: Row): DeliveryError | null {
-  if (row.error_code === null || row.error_code === undefined) return null;
-  return { code: row.error_code as DeliveryError['code'], message: row.error_message as string };
-}
-
-function toDeliverySummary(row: Row): DeliverySummary {
-  const status = row.status as DeliveryStatus;
-  return {
-    id: row.id as string,
-    eventId: row.event_id as string,
-    eventName: row.event_name as string,
-    status,
-    statusCode: row.status_code as number | null,
-    attempts: row.attempts as number,
-    dispatchedAt: row.dispatched_at as number | null,
-    durationMs: row.duration_ms as number | null,
-    error: toDeliveryError(row),
-    nextAttemptAt: status === 'pending' ? (row.next_attempt_at as number | null) : null,
-    createdAt: row.created_at as number,
   };
 }

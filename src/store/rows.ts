@@ -1,0 +1,56 @@
+import type { DeliveryError, DeliveryStatus, WebhookMethod } from '../core/types.js';
+import type { DeliverySummary, StoredWebhook } from './types.js';
+
+/** Both stores use the same column names; these turn a row of either into domain objects. */
+export type Row = Record<string, unknown>;
+
+export function toWebhook(row: Row): StoredWebhook {
+  return {
+    id: row.id as string,
+    name: row.name as string | null,
+    url: row.url as string,
+    // SQLite aggregates to a JSON string, PostgreSQL to an array.
+    events: typeof row.events === 'string' ? (JSON.parse(row.events) as string[]) : (row.events as string[]),
+    tenantId: row.tenant_id as string | null,
+    projectId: row.project_id as string | null,
+    method: row.method as WebhookMethod,
+    contentType: row.content_type as string,
+    maxAttempts: row.max_attempts as number,
+    active: row.active === 1 || row.active === true,
+    base64CA: row.base64_ca as string | null,
+    proxyUrl: row.proxy_url as string | null,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+    lastEvent:
+      row.last_dispatched_at === null
+        ? null
+        : {
+            eventName: row.last_event_name as string,
+            status: row.last_status as 'success' | 'error',
+            statusCode: row.last_status_code as number | null,
+            dispatchedAt: row.last_dispatched_at as number,
+          },
+  };
+}
+
+export function toDeliveryError(row: Row): DeliveryError | null {
+  if (row.error_code === null || row.error_code === undefined) return null;
+  return { code: row.error_code as DeliveryError['code'], message: row.error_message as string };
+}
+
+export function toDeliverySummary(row: Row): DeliverySummary {
+  const status = row.status as DeliveryStatus;
+  return {
+    id: row.id as string,
+    eventId: row.event_id as string,
+    eventName: row.event_name as string,
+    status,
+    statusCode: row.status_code as number | null,
+    attempts: row.attempts as number,
+    dispatchedAt: row.dispatched_at as number | null,
+    durationMs: row.duration_ms as number | null,
+    error: toDeliveryError(row),
+    nextAttemptAt: status === 'pending' ? (row.next_attempt_at as number | null) : null,
+    createdAt: row.created_at as number,
+  };
+}
