@@ -158,7 +158,7 @@ export interface DeliveryDetail extends DeliverySummary {
  * meet anywhere else.
  */
 export interface Store {
-  readonly kind: 'sqlite';
+  readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;
 

@@ -22,16 +22,9 @@ import {
   type WebhookPatch,
 } from '../types.js';
 import { toDeliveryError, toDeliverySummary, toWebhook, type Row } from '../rows.js';
+import { CLAIM_SCAN_FACTOR, HISTORY_PRUNE_MARGIN } from '../tuning.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-
-/** Pruning waits until a webhook holds this many deliveries beyond the limit: it runs once per
- * that many new deliveries instead of on every insert. */
-const PRUNE_MARGIN = 50;
-
-/** How far past the due time the claim scan looks, so the per-webhook cap can skip busy
- * webhooks without scanning the whole backlog. */
-const CLAIM_SCAN_FACTOR = 8;
 
 /**
  * The embedded store: one SQLite file in WAL mode, written by one Herald process (a lock file
@@ -281,7 +274,7 @@ export class SqliteStore implements Store {
 
   private pruneHistoryIfFull(webhookId: string): void {
     const { history_count: count } = this.sql.getHistoryCount.get(webhookId) as { history_count: number };
-    if (count <= HISTORY_LIMIT + PRUNE_MARGIN) return;
+    if (count <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) return;
     // Pending deliveries are never pruned: an accepted event is delivered or given up on first.
     this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT });
     this.sql.resetHistoryCount.run(webhookId);

@@ -1,0 +1,107 @@
+/**
+ * Schema versions of the PostgreSQL store, applied in order, each once, under an advisory lock
+ * so that several Herald processes starting together migrate exactly once. Never edit a
+ * released migration: add the next one.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tokens (
+    id          text PRIMARY KEY,
+    token_hash  text NOT NULL UNIQUE,
+    name        text,
+    role        text NOT NULL,
+    created_at  bigint NOT NULL
+  );
+
+  CREATE TABLE event_types (
+    name             text PRIMARY KEY,
+    description      text NOT NULL,
+    schema           text NOT NULL,
+    tenant_pointer   text NOT NULL,
+    project_pointer  text NOT NULL,
+    created_at       bigint NOT NULL
+  );
+
+  CREATE TABLE webhooks (
+    id                  text PRIMARY KEY,
+    name                text,
+    url                 text NOT NULL,
+    secret              text NOT NULL,
+    tenant_id           text,
+    project_id          text,
+    method              text NOT NULL,
+    content_type        text NOT NULL,
+    max_attempts        integer NOT NULL,
+    active              boolean NOT NULL,
+    base64_ca           text,
+    proxy_url           text,
+    created_at          bigint NOT NULL,
+    updated_at          bigint NOT NULL,
+    last_event_name     text,
+    last_status         text,
+    last_status_code    integer,
+    last_dispatched_at  bigint,
+    history_count       integer NOT NULL DEFAULT 0
+  );
+  CREATE INDEX webhooks_by_tenant ON webhooks (tenant_id, project_id);
+
+  CREATE TABLE webhook_events (
+    event_name  text NOT NULL,
+    webhook_id  text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    PRIMARY KEY (event_name, webhook_id)
+  );
+  CREATE INDEX webhook_events_by_webhook ON webhook_events (webhook_id);
+
+  CREATE TABLE events (
+    id          text PRIMARY KEY,
+    event_name  text NOT NULL,
+    body        text NOT NULL,
+    tenant_id   text,
+    project_id  text,
+    created_at  bigint NOT NULL
+  );
+  CREATE INDEX events_by_created ON events (created_at);
+
+  CREATE TABLE deliveries (
+    seq               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                text NOT NULL UNIQUE,
+    webhook_id        text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_id          text NOT NULL,
+    event_name        text NOT NULL,
+    status            text NOT NULL,
+    attempts          integer NOT NULL DEFAULT 0,
+    -- while pending: when it is due; while claimed: when the claim lapses
+    next_attempt_at   bigint,
+    claimed_by        text,
+    status_code       integer,
+    error_code        text,
+    error_message     text,
+    duration_ms       integer,
+    dispatched_at     bigint,
+    request_headers   text,
+    response_body     text,
+    created_at        bigint NOT NULL
+  );
+  CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+  CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, seq);
+  CREATE INDEX deliveries_by_event ON deliveries (event_id);
+
+  CREATE TABLE attempts (
+    delivery_id     text NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    attempt_number  integer NOT NULL,
+    started_at      bigint NOT NULL,
+    duration_ms     integer NOT NULL,
+    status_code     integer,
+    error_code      text,
+    error_message   text,
+    PRIMARY KEY (delivery_id, attempt_number)
+  );
+
+  CREATE TABLE idempotency_keys (
+    key          text PRIMARY KEY,
+    fingerprint  text NOT NULL,
+    response     text NOT NULL,
+    created_at   bigint NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,621 @@
+import pg from 'pg';
+import type { EventTypeDefinition } from '../../core/catalog.js';
+import { newId } from '../../core/ids.js';
+import type { WebhookMethod, WebhookWithSecret } from '../../core/types.js';
+import { toDeliveryError, toDeliverySummary, toWebhook, type Row } from '../rows.js';
+import {
+  HISTORY_LIMIT,
+  type AttemptRecord,
+  type ClaimRequest,
+  type ClaimedDelivery,
+  type DeliveryDetail,
+  type DeliveryListFilter,
+  type DeliverySummary,
+  type PublishOutcome,
+  type PublishRequest,
+  type PublishedEvent,
+  type Store,
+  type StoredWebhook,
+  type TokenRecord,
+  type WebhookListFilter,
+  type WebhookPatch,
+} from '../types.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { WorkNotifier } from './notifier.js';
+import { HISTORY_PRUNE_MARGIN, CLAIM_SCAN_FACTOR } from '../tuning.js';
+
+/** Any constant works: it only has to be the same in every Herald process. */
+const MIGRATION_LOCK_KEY = 7_041_968_233;
+/** Deadlocks and serialisation failures are retried this many times before giving up. */
+const TRANSACTION_TRIES = 5;
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+const INT8_OID = 20;
+/** Timestamps are bigint milliseconds: well inside the range a JS number holds exactly. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  /** The schema Herald's tables live in; created when missing. */
+  schema: string;
+  poolSize?: number;
+}
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * The scale-out store: several Herald processes share one PostgreSQL database. Claims use
+ * `FOR UPDATE SKIP LOCKED`, so two processes never claim the same delivery, and a claim is a
+ * lease that lapses by time, so a dead process's deliveries are taken over. LISTEN/NOTIFY wakes
+ * idle dispatchers in every process as soon as work is queued.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private readonly notifier: WorkNotifier;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: PostgresStoreOptions,
+  ) {
+    this.notifier = new WorkNotifier(options.connectionString, channelName(options.schema));
+  }
+
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    assertSchemaName(options.schema);
+    const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10, types });
+    pool.on('connect', (client) => {
+      // Queued before any other query on this connection.
+      void client.query(`SET search_path TO ${quoteIdentifier(options.schema)}`);
+    });
+    // An idle connection that breaks must not take the process down; the pool replaces it.
+    pool.on('error', () => undefined);
+    const store = new PostgresStore(pool, options);
+    try {
+      await store.migrate();
+      await store.notifier.start();
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return store;
+  }
+
+  async migrate(): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)}`);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
+      );
+      const { rows } = await client.query('SELECT coalesce(max(version), 0) AS version FROM schema_migrations');
+      for (let version = rows[0].version as number; version < POSTGRES_MIGRATIONS.length; version++) {
+        await client.query(POSTGRES_MIGRATIONS[version]);
+        await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version + 1, Date.now()]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.notifier.stop();
+    await this.pool.end();
+  }
+
+  /** Runs `work` in one transaction, again from the start after a deadlock. */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const code = (error as { code?: string }).code ?? '';
+        if (attempt >= TRANSACTION_TRIES || !RETRYABLE_SQLSTATES.has(code)) throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  private async rows(sql: string, params: unknown[] = [], client: Queryable = this.pool): Promise<Row[]> {
+    return (await client.query(sql, params)).rows as Row[];
+  }
+
+  // ---- tokens ----
+
+  async countTokens(): Promise<number> {
+    const [row] = await this.rows('SELECT count(*)::int AS n FROM tokens');
+    return row.n as number;
+  }
+
+  async insertToken(token: TokenRecord & { tokenHash: string }): Promise<void> {
+    await this.pool.query('INSERT INTO tokens (id, token_hash, name, role, created_at) VALUES ($1, $2, $3, $4, $5)', [
+      token.id,
+      token.tokenHash,
+      token.name,
+      token.role,
+      token.createdAt,
+    ]);
+  }
+
+  async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
+    const [row] = await this.rows('SELECT * FROM tokens WHERE token_hash = $1', [tokenHash]);
+    if (!row) return null;
+    return { id: row.id as string, name: row.name as string | null, role: row.role as 'admin', createdAt: row.created_at as number };
+  }
+
+  // ---- event types ----
+
+  async listCustomEventTypes(): Promise<EventTypeDefinition[]> {
+    const rows = await this.rows('SELECT * FROM event_types ORDER BY name');
+    return rows.map((row) => ({
+      name: row.name as string,
+      description: row.description as string,
+      schema: JSON.parse(row.schema as string) as Record<string, unknown>,
+      tenantIdPointer: row.tenant_pointer as string,
+      projectIdPointer: row.project_pointer as string,
+      aliases: [],
+      builtin: false,
+    }));
+  }
+
+  async insertEventType(definition: EventTypeDefinition, now: number): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO event_types (name, description, schema, tenant_pointer, project_pointer, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING`,
+      [
+        definition.name,
+        definition.description,
+        JSON.stringify(definition.schema),
+        definition.tenantIdPointer,
+        definition.projectIdPointer,
+        now,
+      ],
+    );
+    return result.rowCount === 1;
+  }
+
+  // ---- webhooks ----
+
+  async insertWebhook(webhook: WebhookWithSecret): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query(
+        `INSERT INTO webhooks (id, name, url, secret, tenant_id, project_id, method, content_type, max_attempts,
+           active, base64_ca, proxy_url, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        [
+          webhook.id,
+          webhook.name,
+          webhook.url,
+          webhook.secret,
+          webhook.tenantId,
+          webhook.projectId,
+          webhook.method,
+          webhook.contentType,
+          webhook.maxAttempts,
+          webhook.active,
+          webhook.base64CA,
+          webhook.proxyUrl,
+          webhook.createdAt,
+          webhook.updatedAt,
+        ],
+      );
+      await replaceSubscriptions(client, webhook.id, webhook.events);
+    });
+  }
+
+  async getWebhook(id: string): Promise<StoredWebhook | null> {
+    const [row] = await this.rows(`SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w WHERE w.id = $1`, [id]);
+    return row ? toWebhook(row) : null;
+  }
+
+  async listWebhooks(filter: WebhookListFilter): Promise<StoredWebhook[]> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const bind = (value: unknown) => `$${params.push(value)}`;
+    if (filter.tenantId !== undefined) where.push(`w.tenant_id = ${bind(filter.tenantId)}`);
+    if (filter.projectId !== undefined) where.push(`w.project_id = ${bind(filter.projectId)}`);
+    if (filter.scope === 'instance') where.push('w.tenant_id IS NULL');
+    if (filter.scope === 'company') where.push('w.tenant_id IS NOT NULL AND w.project_id IS NULL');
+    if (filter.scope === 'project') where.push('w.project_id IS NOT NULL');
+    if (filter.event !== undefined) {
+      where.push(`EXISTS (SELECT 1 FROM webhook_events e WHERE e.webhook_id = w.id AND e.event_name = ${bind(filter.event)})`);
+    }
+    if (filter.after !== undefined) where.push(`w.id > ${bind(filter.after)}`);
+    const sql = `SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY w.id LIMIT ${bind(filter.limit)}`;
+    return (await this.rows(sql, params)).map(toWebhook);
+  }
+
+  async updateWebhook(id: string, patch: WebhookPatch, now: number): Promise<StoredWebhook | null> {
+    const params: unknown[] = [id, now];
+    const assignments = ['updated_at = $2'];
+    for (const [field, column] of PATCHABLE_COLUMNS) {
+      if (patch[field] === undefined) continue;
+      params.push(patch[field]);
+      assignments.push(`${column} = $${params.length}`);
+    }
+    const updated = await this.transaction(async (client) => {
+      const result = await client.query(`UPDATE webhooks SET ${assignments.join(', ')} WHERE id = $1`, params);
+      if (result.rowCount === 0) return false;
+      if (patch.events) await replaceSubscriptions(client, id, patch.events);
+      return true;
+    });
+    return updated ? this.getWebhook(id) : null;
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    const result = await this.pool.query('DELETE FROM webhooks WHERE id = $1', [id]);
+    return result.rowCount === 1;
+  }
+
+  // ---- events ----
+
+  async publishEvents(request: PublishRequest): Promise<PublishOutcome> {
+    const outcome = await this.transaction(async (client): Promise<PublishOutcome> => {
+      if (request.idempotency) {
+        // Two processes given the same key at once: the second waits here, then replays.
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [request.idempotency.key]);
+        const [previous] = await this.rows('SELECT fingerprint, response FROM idempotency_keys WHERE key = $1', [request.idempotency.key], client);
+        if (previous) {
+          if (previous.fingerprint !== request.idempotency.fingerprint) return { kind: 'key-reused' };
+          return { kind: 'replayed', events: JSON.parse(previous.response as string) as PublishedEvent[] };
+        }
+      }
+      const events = await this.insertEventsWithDeliveries(client, request);
+      if (request.idempotency) {
+        await client.query('INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES ($1, $2, $3, $4)', [
+          request.idempotency.key,
+          request.idempotency.fingerprint,
+          JSON.stringify(events),
+          request.now,
+        ]);
+      }
+      // Delivered to listeners on commit, and not at all on rollback.
+      if (events.some((event) => event.deliveries > 0)) await this.notifier.notify(client);
+      return { kind: 'published', events };
+    });
+    return outcome;
+  }
+
+  private async insertEventsWithDeliveries(client: pg.PoolClient, request: PublishRequest): Promise<PublishedEvent[]> {
+    const { events, now } = request;
+    await client.query(
+      `INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
+       SELECT id, event_name, body, tenant_id, project_id, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         AS e (id, event_name, body, tenant_id, project_id)`,
+      [events.map((e) => e.id), events.map((e) => e.eventName), events.map((e) => e.body), events.map((e) => e.tenantId), events.map((e) => e.projectId), now],
+    );
+    // The scope rule of core/types.ts `webhookHearsEvent`, in SQL, for the whole batch at once.
+    const matches = await this.rows(
+      `SELECT e.id AS event_id, e.event_name, w.id AS webhook_id
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS e (id, event_name, tenant_id, project_id)
+       JOIN webhook_events s ON s.event_name = e.event_name
+       JOIN webhooks w ON w.id = s.webhook_id
+       WHERE w.active AND (w.tenant_id IS NULL OR (w.tenant_id = e.tenant_id
+         AND (w.project_id IS NULL OR w.project_id = e.project_id)))`,
+      [events.map((e) => e.id), events.map((e) => e.eventName), events.map((e) => e.tenantId), events.map((e) => e.projectId)],
+      client,
+    );
+    if (matches.length > 0) {
+      await client.query(
+        `INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
+         SELECT id, webhook_id, event_id, event_name, 'pending', 0, $5, $5
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d (id, webhook_id, event_id, event_name)`,
+        [matches.map(() => newId('dlv')), matches.map((m) => m.webhook_id), matches.map((m) => m.event_id), matches.map((m) => m.event_name), now],
+      );
+      await this.countHistory(client, matches);
+    }
+    const perEvent = new Map<string, number>();
+    for (const match of matches) perEvent.set(match.event_id as string, (perEvent.get(match.event_id as string) ?? 0) + 1);
+    return events.map((event) => ({ id: event.id, deliveries: perEvent.get(event.id) ?? 0 }));
+  }
+
+  /** Adds the new deliveries to each webhook's history count and prunes the full ones. */
+  private async countHistory(client: pg.PoolClient, matches: Row[]): Promise<void> {
+    const added = new Map<string, number>();
+    for (const match of matches) added.set(match.webhook_id as string, (added.get(match.webhook_id as string) ?? 0) + 1);
+    const webhookIds = [...added.keys()].sort();
+    await lockWebhooks(client, webhookIds);
+    const counted = await this.rows(
+      `UPDATE webhooks w SET history_count = w.history_count + c.added
+       FROM unnest($1::text[], $2::int[]) AS c (id, added) WHERE w.id = c.id
+       RETURNING w.id, w.history_count`,
+      [webhookIds, webhookIds.map((id) => added.get(id))],
+      client,
+    );
+    for (const row of counted) {
+      if ((row.history_count as number) <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) continue;
+      // Pending deliveries are never pruned: an accepted event is delivered or given up on first.
+      await client.query(
+        `DELETE FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
+           AND seq < (SELECT seq FROM deliveries WHERE webhook_id = $1 ORDER BY seq DESC OFFSET $2 - 1 LIMIT 1)`,
+        [row.id, HISTORY_LIMIT],
+      );
+      await client.query(
+        'UPDATE webhooks SET history_count = (SELECT count(*) FROM deliveries WHERE webhook_id = $1) WHERE id = $1',
+        [row.id],
+      );
+    }
+  }
+
+  // ---- deliveries ----
+
+  async claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    const saturated: string[] = [];
+    const busy: Record<string, number> = {};
+    for (const [webhookId, count] of request.inFlightByWebhook) {
+      if (count >= request.maxInFlightPerWebhook) saturated.push(webhookId);
+      else busy[webhookId] = count;
+    }
+    // SKIP LOCKED: rows another process is claiming right now are passed over, not waited for.
+    // The claim pushes next_attempt_at to the end of the lease, so a claim whose process died
+    // falls due again by itself.
+    const claimed = await this.rows(
+      `WITH head AS (
+         SELECT seq, webhook_id, next_attempt_at FROM deliveries
+         WHERE status = 'pending' AND next_attempt_at <= $1 AND NOT (webhook_id = ANY ($2::text[]))
+         ORDER BY next_attempt_at LIMIT $3
+         FOR UPDATE SKIP LOCKED
+       ),
+       ranked AS (
+         SELECT seq, webhook_id, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, seq) AS rank
+         FROM head
+       ),
+       chosen AS (
+         SELECT ranked.seq FROM ranked LEFT JOIN jsonb_each_text($4::jsonb) AS busy ON busy.key = ranked.webhook_id
+         WHERE ranked.rank <= $5 - coalesce(busy.value::int, 0)
+         LIMIT $6
+       )
+       UPDATE deliveries d SET claimed_by = $7, next_attempt_at = $8
+       FROM chosen WHERE d.seq = chosen.seq
+       RETURNING d.id, d.webhook_id, d.event_id, d.event_name, d.attempts`,
+      [
+        request.now,
+        saturated,
+        Math.max(request.limit * CLAIM_SCAN_FACTOR, 1000),
+        JSON.stringify(busy),
+        request.maxInFlightPerWebhook,
+        request.limit,
+        request.workerId,
+        request.now + request.leaseMs,
+      ],
+    );
+    return claimed.length === 0 ? [] : this.hydrateClaims(claimed);
+  }
+
+  /** Adds the event bodies and webhook settings, each read once per claim batch. */
+  private async hydrateClaims(claimed: Row[]): Promise<ClaimedDelivery[]> {
+    const webhookIds = [...new Set(claimed.map((row) => row.webhook_id as string))];
+    const eventIds = [...new Set(claimed.map((row) => row.event_id as string))];
+    const [targets, bodies] = await Promise.all([
+      this.rows(
+        'SELECT id, url, method, content_type, max_attempts, secret, base64_ca, proxy_url FROM webhooks WHERE id = ANY ($1::text[])',
+        [webhookIds],
+      ),
+      this.rows('SELECT id, body FROM events WHERE id = ANY ($1::text[])', [eventIds]),
+    ]);
+    const targetById = new Map(targets.map((row) => [row.id as string, row]));
+    const bodyById = new Map(bodies.map((row) => [row.id as string, row.body as string]));
+    return claimed.flatMap((row) => {
+      const target = targetById.get(row.webhook_id as string);
+      const body = bodyById.get(row.event_id as string);
+      if (!target || body === undefined) return []; // deleted since the claim
+      return [
+        {
+          id: row.id as string,
+          eventId: row.event_id as string,
+          eventName: row.event_name as string,
+          attemptsMade: row.attempts as number,
+          body,
+          webhook: {
+            id: target.id as string,
+            url: target.url as string,
+            method: target.method as WebhookMethod,
+            contentType: target.content_type as string,
+            maxAttempts: target.max_attempts as number,
+            secret: target.secret as string,
+            base64CA: target.base64_ca as string | null,
+            proxyUrl: target.proxy_url as string | null,
+          },
+        },
+      ];
+    });
+  }
+
+  async recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.transaction(async (client) => {
+      // Webhook rows are always locked first and in id order, by publishers too: no deadlocks.
+      await lockWebhooks(client, [...new Set(records.map((record) => record.webhookId))].sort());
+      const completed = await this.rows(
+        `UPDATE deliveries d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
+           claimed_by = NULL, status_code = r.status_code, error_code = r.error_code, error_message = r.error_message,
+           duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers,
+           response_body = r.response_body
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[])
+           AS r (id, status, next_attempt_at, status_code, error_code, error_message, duration_ms, dispatched_at, request_headers, response_body)
+         WHERE d.id = r.id AND d.claimed_by = $11
+         RETURNING d.id, d.attempts`,
+        [
+          records.map((r) => r.deliveryId),
+          records.map(statusAfter),
+          records.map((r) => (r.next.kind === 'retry' ? r.next.at : null)),
+          records.map((r) => r.statusCode),
+          records.map((r) => r.error?.code ?? null),
+          records.map((r) => r.error?.message ?? null),
+          records.map((r) => r.durationMs),
+          records.map((r) => r.startedAt),
+          records.map((r) => JSON.stringify(r.requestHeaders)),
+          records.map((r) => r.responseBodyStart),
+          workerId,
+        ],
+        client,
+      );
+      // A record whose claim was lost (lapsed, or the webhook deleted) leaves no trace.
+      const attemptNumber = new Map(completed.map((row) => [row.id as string, row.attempts as number]));
+      const kept = records.filter((record) => attemptNumber.has(record.deliveryId));
+      if (kept.length === 0) return;
+      await client.query(
+        `INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[])`,
+        [
+          kept.map((r) => r.deliveryId),
+          kept.map((r) => attemptNumber.get(r.deliveryId)),
+          kept.map((r) => r.startedAt),
+          kept.map((r) => r.durationMs),
+          kept.map((r) => r.statusCode),
+          kept.map((r) => r.error?.code ?? null),
+          kept.map((r) => r.error?.message ?? null),
+        ],
+      );
+      await updateLastEvents(client, kept);
+    });
+  }
+
+  async releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await this.transaction(async (client) => {
+      await client.query(
+        `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = $1
+         WHERE id = ANY ($2::text[]) AND claimed_by = $3 AND status = 'pending'`,
+        [now, deliveryIds, workerId],
+      );
+      await this.notifier.notify(client);
+    });
+  }
+
+  async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
+    const [row] = await this.rows(
+      `SELECT next_attempt_at AS at FROM deliveries
+       WHERE status = 'pending' AND NOT (webhook_id = ANY ($1::text[]))
+       ORDER BY next_attempt_at LIMIT 1`,
+      [skipWebhookIds],
+    );
+    return row ? (row.at as number) : null;
+  }
+
+  async listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]> {
+    const params: unknown[] = [webhookId, HISTORY_LIMIT];
+    const where: string[] = [];
+    const bind = (value: unknown) => `$${params.push(value)}`;
+    if (filter.eventName !== undefined) where.push(`event_name = ${bind(filter.eventName)}`);
+    if (filter.status !== undefined) where.push(`status = ${bind(filter.status)}`);
+    if (filter.statusCode !== undefined) where.push(`status_code = ${bind(filter.statusCode)}`);
+    // The history is the webhook's newest HISTORY_LIMIT deliveries; filters narrow that window.
+    const sql = `SELECT * FROM (
+        SELECT * FROM deliveries WHERE webhook_id = $1 ORDER BY seq DESC LIMIT $2
+      ) AS recent ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY seq ${filter.sort === 'oldest' ? 'ASC' : 'DESC'}`;
+    return (await this.rows(sql, params)).map(toDeliverySummary);
+  }
+
+  async getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | null> {
+    const [row] = await this.rows(
+      'SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1 AND d.webhook_id = $2',
+      [deliveryId, webhookId],
+    );
+    if (!row) return null;
+    const attempts = await this.rows('SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number', [deliveryId]);
+    return {
+      ...toDeliverySummary(row),
+      requestBody: row.body as string,
+      requestHeaders: row.request_headers ? (JSON.parse(row.request_headers as string) as Record<string, string>) : null,
+      responseBody: row.response_body as string | null,
+      attemptLog: attempts.map((attempt) => ({
+        attempt: attempt.attempt_number as number,
+        startedAt: attempt.started_at as number,
+        durationMs: attempt.duration_ms as number,
+        statusCode: attempt.status_code as number | null,
+        error: toDeliveryError(attempt),
+      })),
+    };
+  }
+
+  async pruneOrphans(now: number, olderThanMs: number): Promise<void> {
+    const cutoff = now - olderThanMs;
+    await this.pool.query(
+      `DELETE FROM events WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`,
+      [cutoff],
+    );
+    await this.pool.query('DELETE FROM idempotency_keys WHERE created_at < $1', [cutoff]);
+  }
+
+  onDeliveriesQueued(listener: () => void): () => void {
+    return this.notifier.subscribe(listener);
+  }
+}
+
+const EVENTS_OF_WEBHOOK = `ARRAY(SELECT event_name FROM webhook_events WHERE webhook_id = w.id ORDER BY event_name) AS events`;
+
+const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
+  ['name', 'name'],
+  ['url', 'url'],
+  ['secret', 'secret'],
+  ['tenantId', 'tenant_id'],
+  ['projectId', 'project_id'],
+  ['method', 'method'],
+  ['contentType', 'content_type'],
+  ['maxAttempts', 'max_attempts'],
+  ['active', 'active'],
+  ['base64CA', 'base64_ca'],
+  ['proxyUrl', 'proxy_url'],
+];
+
+async function replaceSubscriptions(client: Queryable, webhookId: string, events: string[]): Promise<void> {
+  await client.query('DELETE FROM webhook_events WHERE webhook_id = $1', [webhookId]);
+  await client.query('INSERT INTO webhook_events (event_name, webhook_id) SELECT unnest($1::text[]), $2', [events, webhookId]);
+}
+
+async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<void> {
+  await client.query('SELECT id FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE', [sortedIds]);
+}
+
+/** Each webhook's last event becomes its newest attempt of the batch. */
+async function updateLastEvents(client: Queryable, records: AttemptRecord[]): Promise<void> {
+  const newest = new Map<string, AttemptRecord>();
+  for (const record of records) {
+    const current = newest.get(record.webhookId);
+    if (!current || current.startedAt <= record.startedAt) newest.set(record.webhookId, record);
+  }
+  const latest = [...newest.values()];
+  await client.query(
+    `UPDATE webhooks w SET last_event_name = r.event_name, last_status = r.status,
+       last_status_code = r.status_code, last_dispatched_at = r.dispatched_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+       AS r (webhook_id, event_name, status, status_code, dispatched_at)
+     WHERE w.id = r.webhook_id AND (w.last_dispatched_at IS NULL OR w.last_dispatched_at <= r.dispatched_at)`,
+    [
+      latest.map((r) => r.webhookId),
+      latest.map((r) => r.eventName),
+      latest.map((r) => (r.next.kind === 'delivered' ? 'success' : 'error')),
+      latest.map((r) => r.statusCode),
+      latest.map((r) => r.startedAt),
+    ],
+  );
+}
+
+function statusAfter(record: AttemptRecord): string {
+  if (record.next.kind === 'delivered') return 'success';
+  return record.next.kind === 'retry' ? 'pending' : 'error';
+}
+
+function assertSchemaName(schema: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`"${schema}" is not a usable schema name (lowercase letters, digits and _)`);
+  }
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** One channel per schema, so Herald installations sharing a database do not wake each other. */
+function channelName(schema: string): string {
+  return `herald_work_${schema}`;
+}
