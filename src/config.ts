@@ -9,6 +9,10 @@ export interface HeraldConfig {
   port: number;
   host: string;
   dataDir: string;
+  /** When set, Herald uses this PostgreSQL database instead of the embedded store. */
+  databaseUrl: string | null;
+  /** The PostgreSQL schema Herald's tables live in. */
+  databaseSchema: string;
   /** When set, this token is an instance admin token; when unset one is generated once. */
   adminToken: string | null;
   /** Unsafe switch: lets webhooks target loopback, private and link-local addresses. */
@@ -30,6 +34,7 @@ export const DEFAULTS = {
   port: 8080,
   host: '0.0.0.0',
   dataDir: './data',
+  databaseSchema: 'herald',
   retrySchedule: '5s,30s,2m,10m,1h',
   deliveryTimeoutMs: 10_000,
   maxInFlight: 256,
@@ -50,6 +55,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
     port: integer(env, 'HERALD_PORT', DEFAULTS.port, 0, 65_535),
     host: env.HERALD_HOST || DEFAULTS.host,
     dataDir: path.resolve(cwd, env.HERALD_DATA_DIR || DEFAULTS.dataDir),
+    databaseUrl: databaseUrl(env),
+    databaseSchema: schemaName(env),
     adminToken: adminToken(env),
     allowPrivateNetworks: flag(env, 'HERALD_ALLOW_PRIVATE_NETWORKS'),
     retryScheduleMs: retrySchedule(env),
@@ -105,6 +112,23 @@ function retrySchedule(env: Env): number[] {
   } catch (error) {
     throw new ConfigError(`HERALD_RETRY_SCHEDULE ${(error as Error).message}`);
   }
+}
+
+function databaseUrl(env: Env): string | null {
+  const url = env.HERALD_DATABASE_URL;
+  if (url === undefined || url === '') return null;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError('HERALD_DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  return url;
+}
+
+function schemaName(env: Env): string {
+  const schema = env.HERALD_DATABASE_SCHEMA || DEFAULTS.databaseSchema;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new ConfigError('HERALD_DATABASE_SCHEMA must be lowercase letters, digits and _');
+  }
+  return schema;
 }
 
 function adminToken(env: Env): string | null {

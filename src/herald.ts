@@ -3,21 +3,27 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, TokenAuthority } from './api/index.js';
-import type { HeraldConfig } from './config.js';
+import { ConfigError, type HeraldConfig } from './config.js';
 import { EventCatalog } from './core/event-catalog.js';
 import { Dispatcher } from './dispatch/index.js';
 import { AgentPool } from './http/index.js';
-import { SqliteStore, type Store } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 
 /** Events whose deliveries are all pruned are removed after this long; so are idempotency keys. */
 const RETENTION_MS = 24 * 60 * 60 * 1000;
 const JANITOR_INTERVAL_MS = 10 * 60 * 1000;
 
+/** `all` runs both halves; with PostgreSQL they can run as separate processes. */
+export type HeraldRole = 'api' | 'worker' | 'all';
+
 export interface RunningHerald {
-  url: string;
-  api: FastifyInstance;
+  role: HeraldRole;
+  /** The API's address; null for a worker-only process. */
+  url: string | null;
+  /** The API server; null for a worker-only process. */
+  api: FastifyInstance | null;
   store: Store;
-  dispatcher: Dispatcher;
+  dispatcher: Dispatcher | null;
   /** The admin token created on this start, to be shown once; null when none was created. */
   createdAdminToken: string | null;
   stop(): Promise<void>;
@@ -26,58 +32,84 @@ export interface RunningHerald {
 export interface StartOptions {
   logger?: Logger;
   clock?: () => number;
+  role?: HeraldRole;
 }
 
 /** Wires Herald's parts together: the store, the API on top of it, the dispatcher beside it. */
 export async function startHerald(config: HeraldConfig, options: StartOptions = {}): Promise<RunningHerald> {
+  const role = options.role ?? 'all';
+  if (role !== 'all' && !config.databaseUrl) {
+    throw new ConfigError(`--role ${role} needs PostgreSQL (HERALD_DATABASE_URL): the embedded store serves one process`);
+  }
   const logger = options.logger ?? createLogger(config);
   const clock = options.clock ?? Date.now;
-  const store = await SqliteStore.open(config.dataDir);
+  const store = await openStore(config);
   try {
-    const catalog = new EventCatalog(await store.listCustomEventTypes());
     const tokens = new TokenAuthority(store, config.adminToken);
     const createdAdminToken = await tokens.ensureAdminToken(clock());
-    const api = buildApi({ store, catalog, config, logger, clock }, tokens);
-    const agents = new AgentPool({
-      allowPrivateNetworks: config.allowPrivateNetworks,
-      connectTimeoutMs: config.deliveryTimeoutMs,
-    });
-    const dispatcher = new Dispatcher({
-      store,
-      agents,
-      logger,
-      clock,
-      workerId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
-      maxInFlight: config.maxInFlight,
-      maxInFlightPerWebhook: config.maxInFlightPerWebhook,
-      deliveryTimeoutMs: config.deliveryTimeoutMs,
-      retryScheduleMs: config.retryScheduleMs,
-      allowPrivateNetworks: config.allowPrivateNetworks,
-      shutdownGraceMs: config.shutdownGraceMs,
-    });
-    dispatcher.start();
-    const janitor = setInterval(() => {
-      store.pruneOrphans(clock(), RETENTION_MS).catch((error: unknown) => logger.error({ err: error }, 'pruning failed'));
-    }, JANITOR_INTERVAL_MS).unref();
-    const address = await api.listen({ port: config.port, host: config.host });
-    const url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
-    logger.info({ url, dataDir: config.dataDir }, 'herald listening');
+    const delivery = role === 'api' ? null : startDelivery(config, store, logger, clock);
+    const api = role === 'worker' ? null : await startApi(config, store, tokens, logger, clock);
+    logger.info({ role, url: api?.url, store: store.kind }, 'herald started');
 
     let stopping: Promise<void> | null = null;
     const stop = () =>
       (stopping ??= (async () => {
-        clearInterval(janitor);
-        await api.close();
-        await dispatcher.stop();
-        await agents.close();
+        await api?.server.close();
+        await delivery?.stop();
         await store.close();
         logger.info('herald stopped');
       })());
-    return { url, api, store, dispatcher, createdAdminToken, stop };
+    return { role, url: api?.url ?? null, api: api?.server ?? null, store, dispatcher: delivery?.dispatcher ?? null, createdAdminToken, stop };
   } catch (error) {
     await store.close();
     throw error;
   }
+}
+
+async function startApi(
+  config: HeraldConfig,
+  store: Store,
+  tokens: TokenAuthority,
+  logger: Logger,
+  clock: () => number,
+): Promise<{ server: FastifyInstance; url: string }> {
+  const catalog = new EventCatalog(await store.listCustomEventTypes());
+  const server = buildApi({ store, catalog, config, logger, clock }, tokens);
+  const address = await server.listen({ port: config.port, host: config.host });
+  return { server, url: address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost') };
+}
+
+/** The dispatcher and the store's periodic clean-up. */
+function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock: () => number) {
+  const agents = new AgentPool({
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    connectTimeoutMs: config.deliveryTimeoutMs,
+  });
+  const dispatcher = new Dispatcher({
+    store,
+    agents,
+    logger,
+    clock,
+    workerId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    maxInFlight: config.maxInFlight,
+    maxInFlightPerWebhook: config.maxInFlightPerWebhook,
+    deliveryTimeoutMs: config.deliveryTimeoutMs,
+    retryScheduleMs: config.retryScheduleMs,
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    shutdownGraceMs: config.shutdownGraceMs,
+  });
+  dispatcher.start();
+  const janitor = setInterval(() => {
+    store.pruneOrphans(clock(), RETENTION_MS).catch((error: unknown) => logger.error({ err: error }, 'pruning failed'));
+  }, JANITOR_INTERVAL_MS).unref();
+  return {
+    dispatcher,
+    async stop() {
+      clearInterval(janitor);
+      await dispatcher.stop();
+      await agents.close();
+    },
+  };
 }
 
 export function createLogger(config: Pick<HeraldConfig, 'logLevel'>): Logger {

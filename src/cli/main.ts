@@ -1,7 +1,8 @@
-import { Command } from 'commander';
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
-import { createLogger, startHerald } from '../herald.js';
-import { SqliteStore } from '../store/index.js';
+import { createLogger, startHerald, type HeraldRole } from '../herald.js';
+import { importSnapshot, openStore, parseSnapshot, type Snapshot } from '../store/index.js';
 
 const program = new Command()
   .name('herald')
@@ -10,13 +11,20 @@ const program = new Command()
 program
   .command('serve')
   .description('start the API and the delivery loop (configured by HERALD_* environment variables)')
-  .action(async () => {
+  .addOption(
+    new Option('--role <role>', 'api: only the API; worker: only delivery; all: both (api and worker need PostgreSQL)')
+      .choices(['api', 'worker', 'all'])
+      .default('all'),
+  )
+  .action(async (options: { role: HeraldRole }) => {
     const config = loadConfigOrExit();
     const logger = createLogger(config);
-    const herald = await startHerald(config, { logger });
+    const herald = await startHerald(config, { logger, role: options.role });
     if (herald.createdAdminToken) printAdminTokenOnce(herald.createdAdminToken);
     // Plain text whatever the log level: people and scripts wait for this line.
-    process.stdout.write(`Herald is listening on ${herald.url}\n`);
+    process.stdout.write(
+      herald.url ? `Herald is listening on ${herald.url}\n` : `Herald is delivering (worker, ${herald.store.kind})\n`,
+    );
     let signals = 0;
     const shutDown = (signal: string) => {
       // A second signal means "now": skip the graceful part.
@@ -42,10 +50,54 @@ program
   .description('create or upgrade the database schema, then exit')
   .action(async () => {
     const config = loadConfigOrExit();
-    const store = await SqliteStore.open(config.dataDir);
+    const store = await openStore(config);
     await store.close();
-    process.stdout.write(`database in ${config.dataDir} is up to date\n`);
+    process.stdout.write(`the ${store.kind} database is up to date\n`);
   });
+
+program
+  .command('export')
+  .description('write webhooks (with their secrets), custom event types and tokens to a JSON file')
+  .requiredOption('--out <file>', 'where to write; created readable by its owner only')
+  .action(async (options: { out: string }) => {
+    const store = await openStore(loadConfigOrExit());
+    try {
+      const snapshot = await store.exportSnapshot();
+      fs.writeFileSync(options.out, JSON.stringify(snapshot, null, 2), { mode: 0o600, flag: 'wx' });
+      process.stdout.write(
+        `exported ${snapshot.webhooks.length} webhooks, ${snapshot.eventTypes.length} event types and ` +
+          `${snapshot.tokens.length} tokens to ${options.out}; it holds the webhook secrets: keep it safe\n`,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('import')
+  .description('read a file written by `herald export` into the configured database (existing ids are kept)')
+  .argument('<file>')
+  .action(async (file: string) => {
+    const snapshot = readSnapshotOrExit(file);
+    const store = await openStore(loadConfigOrExit());
+    try {
+      const added = await importSnapshot(store, snapshot, Date.now());
+      process.stdout.write(
+        `imported ${added.webhooks} webhooks, ${added.eventTypes} event types and ${added.tokens} tokens into ${store.kind}\n`,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+function readSnapshotOrExit(file: string): Snapshot {
+  try {
+    return parseSnapshot(JSON.parse(fs.readFileSync(file, 'utf8')));
+  } catch (error) {
+    process.stderr.write(`herald: ${file} is not a Herald export: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+}
 
 function loadConfigOrExit() {
   try {

@@ -7,8 +7,10 @@ import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.j
 const CLAIM_BATCH_SIZE = 100;
 /** An idle dispatcher looks at the store at least this often, to pick up claims that lapsed. */
 const IDLE_POLL_MS = 1_000;
-/** A claim lapses this long after the request's own timeout, then another run may take it. */
-const LEASE_MARGIN_MS = 15_000;
+/** A claim lapses this long after the request's own timeout, then another process may take
+ * it: long enough to write the outcome after the last byte, short enough that a dead process's
+ * deliveries are not held up for long. */
+const LEASE_MARGIN_MS = 5_000;
 
 export interface DispatcherOptions {
   store: Store;

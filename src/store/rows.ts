@@ -1,5 +1,5 @@
-import type { DeliveryError, DeliveryStatus, WebhookMethod } from '../core/types.js';
-import type { DeliverySummary, StoredWebhook } from './types.js';
+import type { DeliveryError, DeliveryStatus, Webhook, WebhookMethod } from '../core/types.js';
+import type { DeliverySummary, StoredWebhook, TokenRecord } from './types.js';
 
 /** Both stores use the same column names; these turn a row of either into domain objects. */
 export type Row = Record<string, unknown>;
@@ -52,5 +52,20 @@ export function toDeliverySummary(row: Row): DeliverySummary {
     error: toDeliveryError(row),
     nextAttemptAt: status === 'pending' ? (row.next_attempt_at as number | null) : null,
     createdAt: row.created_at as number,
+  };
+}
+
+export function withoutLastEvent(webhook: StoredWebhook): Webhook {
+  const { lastEvent: _history, ...settings } = webhook;
+  return settings;
+}
+
+export function toTokenExport(row: Row): TokenRecord & { tokenHash: string } {
+  return {
+    id: row.id as string,
+    name: row.name as string | null,
+    role: row.role as TokenRecord['role'],
+    createdAt: row.created_at as number,
+    tokenHash: row.token_hash as string,
   };
 }

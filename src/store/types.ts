@@ -1,4 +1,5 @@
 import type { EventTypeDefinition } from '../core/catalog.js';
+import type { Snapshot } from './snapshot.js';
 import type {
   DeliveryError,
   DeliveryStatus,
@@ -195,6 +196,9 @@ export interface Store {
 
   /** Removes events no delivery refers to any more, and expired idempotency keys. */
   pruneOrphans(now: number, olderThanMs: number): Promise<void>;
+
+  /** The installation's configuration, secrets included, for `herald export`. */
+  exportSnapshot(): Promise<Snapshot>;
 
   /** Called after new deliveries are committed, so idle dispatchers wake at once. */
   onDeliveriesQueued(listener: () => void): () => void;

@@ -674,7 +674,7 @@ describe('request bodies that are not JSON objects', () => {
 
 /** Every route under /api, read from the router itself so a new route cannot be forgotten. */
 function apiRoutes(): Array<{ method: string; path: string }> {
-  const tree = herald.herald.api.printRoutes({ commonPrefix: false });
+  const tree = herald.herald.api!.printRoutes({ commonPrefix: false });
   const prefixes: string[] = [];
   const routes: Array<{ method: string; path: string }> = [];
   for (const line of tree.split('\n')) {

@@ -72,9 +72,10 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Pr
     ...overrides,
   };
   const herald = await startHerald(config, { logger: pino({ level: config.logLevel }) });
+  const url = herald.url as string;
   return {
-    ...apiClient(herald.url),
-    url: herald.url,
+    ...apiClient(url),
+    url,
     dataDir,
     herald,
     config,

@@ -2,7 +2,8 @@ import pg from 'pg';
 import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId } from '../../core/ids.js';
 import type { WebhookMethod, WebhookWithSecret } from '../../core/types.js';
-import { toDeliveryError, toDeliverySummary, toWebhook, type Row } from '../rows.js';
+import { toDeliveryError, toDeliverySummary, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
+import { newSnapshot, type Snapshot } from '../snapshot.js';
 import {
   HISTORY_LIMIT,
   type AttemptRecord,
@@ -544,6 +545,15 @@ export class PostgresStore implements Store {
       [cutoff],
     );
     await this.pool.query('DELETE FROM idempotency_keys WHERE created_at < $1', [cutoff]);
+  }
+
+  async exportSnapshot(): Promise<Snapshot> {
+    const webhooks = (await this.rows(`SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w ORDER BY w.id`)).map((row) => ({
+      ...withoutLastEvent(toWebhook(row)),
+      secret: row.secret as string,
+    }));
+    const tokens = (await this.rows('SELECT * FROM tokens ORDER BY id')).map(toTokenExport);
+    return newSnapshot({ webhooks, eventTypes: await this.listCustomEventTypes(), tokens });
   }
 
   onDeliveriesQueued(listener: () => void): () => void {

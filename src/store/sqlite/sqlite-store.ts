@@ -21,7 +21,8 @@ import {
   type WebhookListFilter,
   type WebhookPatch,
 } from '../types.js';
-import { toDeliveryError, toDeliverySummary, toWebhook, type Row } from '../rows.js';
+import { toDeliveryError, toDeliverySummary, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
+import { newSnapshot, type Snapshot } from '../snapshot.js';
 import { CLAIM_SCAN_FACTOR, HISTORY_PRUNE_MARGIN } from '../tuning.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -443,6 +444,14 @@ export class SqliteStore implements Store {
       this.sql.deleteOrphanEvents.run(cutoff);
       this.sql.deleteOldIdempotencyKeys.run(cutoff);
     })();
+  }
+
+  async exportSnapshot(): Promise<Snapshot> {
+    const webhooks = (this.db.prepare(`SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w ORDER BY w.id`).all() as Row[]).map(
+      (row) => ({ ...withoutLastEvent(toWebhook(row)), secret: row.secret as string }),
+    );
+    const tokens = (this.db.prepare('SELECT * FROM tokens ORDER BY id').all() as Row[]).map(toTokenExport);
+    return newSnapshot({ webhooks, eventTypes: await this.listCustomEventTypes(), tokens });
   }
 
   onDeliveriesQueued(listener: () => void): () => void {
