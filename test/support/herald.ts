@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { loadConfig, type HeraldConfig } from '../../src/config.js';
 import { startHerald, type RunningHerald } from '../../src/herald.js';
+import { dropSchemas, schemaForFolder, TEST_DATABASE_URL } from './postgres.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -55,9 +56,16 @@ export interface TestHerald extends ApiClient {
   stop(options?: { removeData?: boolean }): Promise<void>;
 }
 
-/** A Herald in this process on a fresh data folder, on loopback, with a fast retry schedule. */
+/**
+ * A Herald in this process on a fresh data folder, on loopback, with a fast retry schedule.
+ * With HERALD_TEST_STORE=postgres it uses a fresh schema of the test PostgreSQL instead, so a
+ * suite can be run once per store (see test/postgres/).
+ */
 export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Promise<TestHerald> {
   const dataDir = overrides.dataDir ?? makeTempDir('herald-test-');
+  const onPostgres = process.env.HERALD_TEST_STORE === 'postgres' && overrides.databaseUrl === undefined;
+  // The schema follows the data folder, so a restart on the same folder finds its data again.
+  const database = onPostgres ? { databaseUrl: TEST_DATABASE_URL, databaseSchema: schemaForFolder(dataDir) } : {};
   const config: HeraldConfig = {
     ...loadConfig({}),
     port: 0,
@@ -69,6 +77,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Pr
     deliveryTimeoutMs: 2_000,
     shutdownGraceMs: 1_000,
     logLevel: 'silent',
+    ...database,
     ...overrides,
   };
   const herald = await startHerald(config, { logger: pino({ level: config.logLevel }) });
@@ -82,6 +91,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Pr
     async stop(options = {}) {
       await herald.stop();
       if (options.removeData) removeDir(dataDir);
+      if (onPostgres && options.removeData) await dropSchemas([config.databaseSchema]);
     },
   };
 }

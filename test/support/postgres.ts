@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The PostgreSQL the tests use; `.ci/run` makes sure one is running there. */
@@ -7,6 +7,11 @@ export const TEST_DATABASE_URL = process.env.HERALD_TEST_DATABASE_URL ?? 'postgr
 /** A fresh schema name per test, so runs never see each other's rows. */
 export function freshSchemaName(): string {
   return `herald_test_${randomBytes(6).toString('hex')}`;
+}
+
+/** A schema name tied to a folder: the same folder always gives the same schema. */
+export function schemaForFolder(folder: string): string {
+  return `herald_test_${createHash('sha256').update(folder).digest('hex').slice(0, 12)}`;
 }
 
 export async function dropSchemas(schemas: string[]): Promise<void> {

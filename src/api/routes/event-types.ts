@@ -2,15 +2,17 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { HeraldError, invalidField } from '../../core/errors.js';
 import { customEventType, schemaProblem } from '../../core/event-catalog.js';
+import { reloadCustomEventTypes } from '../catalog-sync.js';
 import type { ApiContext } from '../context.js';
 import { ErrorBody, EventTypeBody, EventTypeView } from '../schemas.js';
 
 export const eventTypeRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => async (app) => {
   const { store, catalog, clock } = context;
 
-  app.get('/event-types', { schema: { response: { 200: Type.Object({ data: Type.Array(EventTypeView) }) } } }, async () => ({
-    data: catalog.list(),
-  }));
+  app.get('/event-types', { schema: { response: { 200: Type.Object({ data: Type.Array(EventTypeView) }) } } }, async () => {
+    await reloadCustomEventTypes(context);
+    return { data: catalog.list() };
+  });
 
   app.post(
     '/event-types',

@@ -4,6 +4,7 @@ import { HeraldError, invalidField } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { EventEnvelope } from '../../core/types.js';
 import type { NewEvent } from '../../store/index.js';
+import { learnEventNames } from '../catalog-sync.js';
 import type { ApiContext } from '../context.js';
 import { ErrorBody, PublishBody, PublishReply, type EventInput } from '../schemas.js';
 
@@ -26,6 +27,7 @@ export const eventRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => a
       const body = request.body;
       const isBatch = body.events !== undefined;
       const inputs = isBatch ? batchEvents(body) : [singleEvent(body)];
+      await learnEventNames(context, inputs.map((input) => input.eventName));
       const now = clock();
       const events = inputs.map((input, index) => toNewEvent(input, isBatch ? `events[${index}].` : '', context, now));
       const idempotency = idempotencyOf(request.headers['idempotency-key'], request.principal.tokenId, body);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { HeraldError, invalidField, notFound } from '../../core/errors.js';
 import { generateSecret, newId } from '../../core/ids.js';
+import { learnEventNames } from '../catalog-sync.js';
 import type { ApiContext } from '../context.js';
 import {
   ErrorBody,
@@ -27,6 +28,7 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
     '/webhooks',
     { schema: { body: WebhookCreateBody, response: { 201: WebhookCreatedView, '4xx': ErrorBody } } },
     async (request, reply) => {
+      await learnEventNames(context, [...(request.body.events ?? []), request.body.eventName]);
       const settings = settingsFromCreate(request.body, rules);
       const generated = settings.secret === undefined ? generateSecret() : undefined;
       const now = clock();
@@ -51,6 +53,7 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
     { schema: { querystring: WebhookListQuery, response: { 200: WebhookList, '4xx': ErrorBody } } },
     async (request) => {
       const { limit: limitText, ...filters } = request.query;
+      await learnEventNames(context, [filters.event]);
       const limit = Number(limitText ?? DEFAULT_PAGE_SIZE);
       // Clamping would hand back a page of a size nobody asked for; say what the range is.
       if (limit < 1 || limit > MAX_PAGE_SIZE) throw invalidField('limit', `must be from 1 to ${MAX_PAGE_SIZE}`);
@@ -82,6 +85,7 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
     async (request) => {
       const current = await store.getWebhook(request.params.id);
       if (!current) throw notFound('webhook');
+      await learnEventNames(context, request.body.events ?? []);
       const settings = settingsFromPatch(current, request.body, rules);
       const { secret, ...rest } = settings;
       const updated = await store.updateWebhook(

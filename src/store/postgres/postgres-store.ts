@@ -292,14 +292,17 @@ export class PostgresStore implements Store {
          AS e (id, event_name, body, tenant_id, project_id)`,
       [events.map((e) => e.id), events.map((e) => e.eventName), events.map((e) => e.body), events.map((e) => e.tenantId), events.map((e) => e.projectId), now],
     );
-    // The scope rule of core/types.ts `webhookHearsEvent`, in SQL, for the whole batch at once.
+    // The scope rule of core/types.ts `webhookHearsEvent`, in SQL, for the whole batch at once,
+    // in the batch's order: a webhook's history lists deliveries in the order events came.
     const matches = await this.rows(
       `SELECT e.id AS event_id, e.event_name, w.id AS webhook_id
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS e (id, event_name, tenant_id, project_id)
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+         AS e (id, event_name, tenant_id, project_id, position)
        JOIN webhook_events s ON s.event_name = e.event_name
        JOIN webhooks w ON w.id = s.webhook_id
        WHERE w.active AND (w.tenant_id IS NULL OR (w.tenant_id = e.tenant_id
-         AND (w.project_id IS NULL OR w.project_id = e.project_id)))`,
+         AND (w.project_id IS NULL OR w.project_id = e.project_id)))
+       ORDER BY e.position, w.id`,
       [events.map((e) => e.id), events.map((e) => e.eventName), events.map((e) => e.tenantId), events.map((e) => e.projectId)],
       client,
     );
@@ -307,7 +310,9 @@ export class PostgresStore implements Store {
       await client.query(
         `INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
          SELECT id, webhook_id, event_id, event_name, 'pending', 0, $5, $5
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d (id, webhook_id, event_id, event_name)`,
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+           AS d (id, webhook_id, event_id, event_name, position)
+         ORDER BY position`,
         [matches.map(() => newId('dlv')), matches.map((m) => m.webhook_id), matches.map((m) => m.event_id), matches.map((m) => m.event_name), now],
       );
       await this.countHistory(client, matches);
