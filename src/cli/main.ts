@@ -126,5 +126,5 @@ function printAdminTokenOnce(token: string): void {
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`herald: ${(error as Error).message}\n`);
-  process.exit(1);
+  process.exit(error instanceof ConfigError ? 2 : 1);
 });

@@ -96,17 +96,53 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Pr
   };
 }
 
-export interface SpawnedHerald {
-  url: string;
+export interface SpawnedProcess {
   process: ChildProcess;
   output: () => string;
   /** Resolves with the exit code (or signal name) once the process has ended. */
   exited: Promise<number | string>;
 }
 
-/** Herald as its own process (`herald serve`), for crash and signal tests. */
-export async function spawnHerald(env: Record<string, string>): Promise<SpawnedHerald> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
+export interface SpawnedHerald extends SpawnedProcess {
+  url: string;
+}
+
+export interface SpawnedWorker extends SpawnedProcess {
+  /** A worker has no API. */
+  url: null;
+}
+
+/** What `herald serve` prints once it is ready: the API's address, or (a worker) that it delivers. */
+const READY_LINE = /Herald is listening on (http:\/\/\S+)|Herald is delivering \(/;
+
+/**
+ * Herald as its own process (`herald serve ...args`), for crash, signal and scale-out tests;
+ * resolves once its API listens. A process started as a worker has no API: use `spawnWorker`.
+ */
+export async function spawnHerald(env: Record<string, string>, args: string[] = []): Promise<SpawnedHerald> {
+  const spawned = await spawnServe(env, args);
+  if (spawned.url === null) {
+    spawned.process.kill('SIGKILL');
+    await spawned.exited;
+    throw new Error(`herald started without an API (use spawnWorker for --role worker):\n${spawned.output()}`);
+  }
+  return { ...spawned, url: spawned.url };
+}
+
+/** A delivery-only Herald (`herald serve --role worker ...args`); resolves once it delivers. */
+export async function spawnWorker(env: Record<string, string>, args: string[] = []): Promise<SpawnedWorker> {
+  const spawned = await spawnServe(env, ['--role', 'worker', ...args]);
+  if (spawned.url !== null) {
+    spawned.process.kill('SIGKILL');
+    await spawned.exited;
+    throw new Error(`herald started with an API instead of as a worker:\n${spawned.output()}`);
+  }
+  return { ...spawned, url: null };
+}
+
+/** Starts `herald serve ...args` and waits for its ready line; a process that never gets there is killed. */
+async function spawnServe(env: Record<string, string>, args: string[]): Promise<SpawnedProcess & { url: string | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HERALD_HOST: '127.0.0.1', HERALD_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -117,17 +153,17 @@ export async function spawnHerald(env: Record<string, string>): Promise<SpawnedH
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
-  const url = await new Promise<string>((resolve, reject) => {
+  const url = await new Promise<string | null>((resolve, reject) => {
     const fail = (reason: string) => {
       child.kill('SIGKILL');
       reject(new Error(`${reason}:\n${output}`));
     };
     const timer = setTimeout(() => fail('herald did not start'), 20_000);
     child.stdout!.on('data', () => {
-      const match = /Herald is listening on (http:\/\/\S+)/.exec(output);
+      const match = READY_LINE.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve(match[1] ?? null);
       }
     });
     void exited.then(() => {

@@ -104,4 +104,14 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at   bigint NOT NULL
   );
   `,
+  // Access control: tokens with a role and a reach, that can expire and be revoked; a webhook
+  // secret being rotated keeps its predecessor valid until a deadline.
+  `
+  ALTER TABLE tokens ADD COLUMN tenant_id text;
+  ALTER TABLE tokens ADD COLUMN project_id text;
+  ALTER TABLE tokens ADD COLUMN expires_at bigint;
+  ALTER TABLE tokens ADD COLUMN revoked_at bigint;
+  ALTER TABLE webhooks ADD COLUMN previous_secret text;
+  ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at bigint;
+  `,
 ];

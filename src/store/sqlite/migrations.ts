@@ -105,4 +105,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at   INTEGER NOT NULL
   );
   `,
+  // Access control: tokens with a role and a reach, that can expire and be revoked; a webhook
+  // secret being rotated keeps its predecessor valid until a deadline.
+  `
+  ALTER TABLE tokens ADD COLUMN tenant_id TEXT;
+  ALTER TABLE tokens ADD COLUMN project_id TEXT;
+  ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+  ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
+  ALTER TABLE webhooks ADD COLUMN previous_secret TEXT;
+  ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at INTEGER;
+  `,
 ];
