@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseRetrySchedule } from './core/retry.js';
+import { parseCidr } from './http/address-guard.js';
 
 /**
  * Herald's configuration, read from the environment once at start-up and passed down.
@@ -15,8 +16,12 @@ export interface HeraldConfig {
   databaseSchema: string;
   /** When set, this token is an instance admin token; when unset one is generated once. */
   adminToken: string | null;
+  /** The 32-byte key webhook secrets are encrypted with; when unset, `encryption.key` in dataDir. */
+  encryptionKey: Buffer | null;
   /** Unsafe switch: lets webhooks target loopback, private and link-local addresses. */
   allowPrivateNetworks: boolean;
+  /** Internal ranges (CIDRs) webhooks and proxies may reach while private networks are off. */
+  allowedNetworks: string[];
   retryScheduleMs: number[];
   deliveryTimeoutMs: number;
   /** Deliveries in flight at once in this process. */
@@ -28,6 +33,16 @@ export interface HeraldConfig {
   logLevel: string;
   /** How long SIGTERM waits for in-flight deliveries before releasing them. */
   shutdownGraceMs: number;
+  /** API requests per minute and token (also the burst size); 0 turns the limit off. */
+  rateLimitPerMinute: number;
+  /** Sends Strict-Transport-Security: only right when clients reach Herald over HTTPS. */
+  hsts: boolean;
+  /** Browser origins allowed to call the API; empty keeps CORS closed. */
+  corsOrigins: string[];
+  /** Webhooks one scope (the instance, a company, a project) may hold. */
+  maxWebhooksPerScope: number;
+  /** Largest request head (request line and headers) the API reads; larger ones get a 431. */
+  maxHeaderBytes: number;
 }
 
 export const DEFAULTS = {
@@ -42,6 +57,9 @@ export const DEFAULTS = {
   eventTimestampUnit: 'ms',
   logLevel: 'info',
   shutdownGraceMs: 5_000,
+  rateLimitPerMinute: 6_000,
+  maxWebhooksPerScope: 500,
+  maxHeaderBytes: 16 * 1024,
 } as const;
 
 export class ConfigError extends Error {
@@ -58,7 +76,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
     databaseUrl: databaseUrl(env),
     databaseSchema: schemaName(env),
     adminToken: adminToken(env),
+    encryptionKey: encryptionKey(env),
     allowPrivateNetworks: flag(env, 'HERALD_ALLOW_PRIVATE_NETWORKS'),
+    allowedNetworks: allowedNetworks(env),
     retryScheduleMs: retrySchedule(env),
     deliveryTimeoutMs: integer(env, 'HERALD_DELIVERY_TIMEOUT_MS', DEFAULTS.deliveryTimeoutMs, 100, 300_000),
     maxInFlight: integer(env, 'HERALD_MAX_IN_FLIGHT', DEFAULTS.maxInFlight, 1, 10_000),
@@ -77,7 +97,49 @@ export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
       DEFAULTS.logLevel,
     ),
     shutdownGraceMs: integer(env, 'HERALD_SHUTDOWN_GRACE_MS', DEFAULTS.shutdownGraceMs, 0, 120_000),
+    rateLimitPerMinute: integer(env, 'HERALD_RATE_LIMIT_PER_MINUTE', DEFAULTS.rateLimitPerMinute, 0, 10_000_000),
+    hsts: flag(env, 'HERALD_HSTS'),
+    corsOrigins: corsOrigins(env),
+    maxWebhooksPerScope: integer(env, 'HERALD_MAX_WEBHOOKS_PER_SCOPE', DEFAULTS.maxWebhooksPerScope, 1, 100_000),
+    maxHeaderBytes: integer(env, 'HERALD_MAX_HEADER_BYTES', DEFAULTS.maxHeaderBytes, 1024, 1024 * 1024),
   };
+}
+
+/** Splits a comma-separated variable; blanks around and between entries are ignored. */
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
+function allowedNetworks(env: Env): string[] {
+  return list(env, 'HERALD_ALLOWED_NETWORKS').map((entry) => {
+    try {
+      parseCidr(entry);
+    } catch (error) {
+      throw new ConfigError(`HERALD_ALLOWED_NETWORKS: ${(error as Error).message} (use e.g. 10.20.0.0/16 or fd00::/8)`);
+    }
+    return entry;
+  });
+}
+
+/** Origins are compared as exact strings with the browser's Origin header, so each must be in
+ * the form a browser sends: scheme, host, port only when not the default, no trailing slash. */
+function corsOrigins(env: Env): string[] {
+  return list(env, 'HERALD_CORS_ORIGINS').map((entry) => {
+    let origin: string | null = null;
+    try {
+      const url = new URL(entry);
+      if (url.protocol === 'http:' || url.protocol === 'https:') origin = url.origin;
+    } catch {
+      // Reported below.
+    }
+    if (origin !== entry) {
+      throw new ConfigError(`HERALD_CORS_ORIGINS: "${entry}" is not an origin such as https://console.example.com`);
+    }
+    return entry;
+  });
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -136,4 +198,22 @@ function adminToken(env: Env): string | null {
   if (token === undefined || token === '') return null;
   if (token.length < 16) throw new ConfigError('HERALD_ADMIN_TOKEN must be at least 16 characters');
   return token;
+}
+
+function encryptionKey(env: Env): Buffer | null {
+  const text = env.HERALD_ENCRYPTION_KEY;
+  if (text === undefined || text === '') return null;
+  const key = parseEncryptionKey(text);
+  // The value itself is never echoed: it is the key.
+  if (!key) throw new ConfigError('HERALD_ENCRYPTION_KEY must be 32 bytes written as base64 or as 64 hex digits');
+  return key;
+}
+
+/** 32 bytes as 64 hex digits or as base64 (standard or URL-safe); null for anything else. */
+export function parseEncryptionKey(text: string): Buffer | null {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) return null;
+  const key = Buffer.from(trimmed, 'base64');
+  return key.length === 32 ? key : null;
 }

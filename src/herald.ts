@@ -6,8 +6,8 @@ import { buildApi, TokenAuthority } from './api/index.js';
 import { ConfigError, type HeraldConfig } from './config.js';
 import { EventCatalog } from './core/event-catalog.js';
 import { Dispatcher } from './dispatch/index.js';
-import { AgentPool } from './http/index.js';
-import { openStore, type Store } from './store/index.js';
+import { AgentPool, NetworkAllowList } from './http/index.js';
+import { loadSecretBox, openStore, type Store } from './store/index.js';
 
 /** Events whose deliveries are all pruned are removed after this long; so are idempotency keys. */
 const RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -43,10 +43,10 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   }
   const logger = options.logger ?? createLogger(config);
   const clock = options.clock ?? Date.now;
-  const store = await openStore(config);
+  const store = await openStoreWithKey(config, logger);
   try {
-    const tokens = new TokenAuthority(store, config.adminToken);
-    const createdAdminToken = await tokens.ensureAdminToken(clock());
+    const tokens = new TokenAuthority(store, config.adminToken, clock);
+    const createdAdminToken = await tokens.ensureAdminToken();
     const delivery = role === 'api' ? null : startDelivery(config, store, logger, clock);
     const api = role === 'worker' ? null : await startApi(config, store, tokens, logger, clock);
     logger.info({ role, url: api?.url, store: store.kind }, 'herald started');
@@ -66,6 +66,17 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   }
 }
 
+/** The key is resolved first: a key file with loose permissions or a bad key stops Herald before
+ * the store opens, and the store then checks the key against the secrets it holds. */
+async function openStoreWithKey(config: HeraldConfig, logger: Logger): Promise<Store> {
+  const secrets = loadSecretBox(config);
+  if (config.databaseUrl && !config.encryptionKey) {
+    // Other machines cannot see this file: a second process would create a key of its own.
+    logger.warn({ keyFile: secrets.source }, 'HERALD_ENCRYPTION_KEY is unset: other processes of this database need this same key');
+  }
+  return openStore(config, secrets);
+}
+
 async function startApi(
   config: HeraldConfig,
   store: Store,
@@ -81,8 +92,11 @@ async function startApi(
 
 /** The dispatcher and the store's periodic clean-up. */
 function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock: () => number) {
+  // One allow-list for the pre-send check and the connect-time lookup, so the two agree.
+  const allowedNetworks = new NetworkAllowList(config.allowedNetworks);
   const agents = new AgentPool({
     allowPrivateNetworks: config.allowPrivateNetworks,
+    allowedNetworks,
     connectTimeoutMs: config.deliveryTimeoutMs,
   });
   const dispatcher = new Dispatcher({
@@ -96,6 +110,7 @@ function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock
     deliveryTimeoutMs: config.deliveryTimeoutMs,
     retryScheduleMs: config.retryScheduleMs,
     allowPrivateNetworks: config.allowPrivateNetworks,
+    allowedNetworks,
     shutdownGraceMs: config.shutdownGraceMs,
   });
   dispatcher.start();
@@ -118,7 +133,7 @@ export function createLogger(config: Pick<HeraldConfig, 'logLevel'>): Logger {
     base: { service: 'herald' },
     // Belt and braces: these never get logged on purpose, and are masked if they ever are.
     redact: {
-      paths: ['secret', '*.secret', 'req.headers.authorization', 'headers.authorization', 'token', '*.token'],
+      paths: ['secret', '*.secret', 'previousSecret', '*.previousSecret', 'req.headers.authorization', 'headers.authorization', 'token', '*.token'],
       censor: '[redacted]',
     },
   });

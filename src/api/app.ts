@@ -1,8 +1,15 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { HeraldError } from '../core/errors.js';
+import { assertRouteAccess } from './access-guard.js';
 import { TokenAuthority } from './auth.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { clientErrorAnswerer } from './client-errors.js';
 import type { ApiContext } from './context.js';
+import { installCors } from './cors.js';
+import { installJsonBodyParser } from './json-body.js';
+import { installRateLimit } from './rate-limit.js';
+import { baseSecurityHeaders, installSecurityHeaders } from './security-headers.js';
 import { answerNoRoute, installErrorHandling } from './error-handler.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { eventTypeRoutes } from './routes/event-types.js';
@@ -13,16 +20,23 @@ import { webhookRoutes } from './routes/webhooks.js';
 const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
 export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyInstance {
+  const { config } = context;
+  // Answers written outside the hook chain (router and HTTP parser errors) add these themselves.
+  const securityHeaders = { ...baseSecurityHeaders({ hsts: config.hsts }), 'cache-control': 'no-store' };
   const app = Fastify({
     loggerInstance: context.logger as FastifyBaseLogger,
     // One log line per request would dominate the log at delivery volumes; failures are logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
+    // Node answers a request head past this size itself, through clientErrorHandler, with a 431.
+    http: { maxHeaderSize: config.maxHeaderBytes },
+    clientErrorHandler: clientErrorAnswerer(securityHeaders),
     // The router refuses an over-long path parameter or a badly encoded path before any route
     // or error handler runs; without this the answer would be Fastify's own body, not Herald's.
     frameworkErrors: (_error, _request, reply) =>
       (reply as FastifyReply)
         .code(400)
+        .headers(securityHeaders)
         .send(new HeraldError('validation_failed', 'the URL path is too long or badly encoded').toBody()),
     ajv: {
       // Wrong types are errors, not something to guess at; unknown fields are errors, not
@@ -32,9 +46,14 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyIn
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  // Root-level hooks, so they cover /api, /healthz and every 404 alike.
+  installSecurityHeaders(app, { hsts: config.hsts });
+  installCors(app, config.corsOrigins);
   // Every body Herald accepts is JSON; Fastify's built-in text/plain parser would let a plain
   // text body through to the schemas, where it fails as a confusing type error instead of a 415.
   app.removeContentTypeParser('text/plain');
+  // Strict UTF-8 and a nesting limit in front of Fastify's JSON parser (see json-body.ts).
+  installJsonBodyParser(app);
   app.decorateRequest('principal', null as never);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -43,11 +62,15 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyIn
     async (api) => {
       api.addHook('onRequest', async (request) => {
         request.principal = await tokens.authenticate(request);
+        assertRouteAccess(request);
       });
+      // After authentication: it counts per token, and requests without one never reach it.
+      installRateLimit(api, { perMinute: config.rateLimitPerMinute, clock: context.clock });
       await api.register(webhookRoutes(context));
       await api.register(deliveryRoutes(context));
       await api.register(eventTypeRoutes(context));
       await api.register(eventRoutes(context));
+      await api.register(tokenRoutes(context, tokens));
       // Inside the authenticated scope: without a token, which /api routes exist stays unknown.
       api.setNotFoundHandler(answerNoRoute);
     },

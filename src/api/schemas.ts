@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ROLES } from '../core/access.js';
 import { WEBHOOK_METHODS } from '../core/types.js';
 
 /**
@@ -51,7 +52,12 @@ export const WebhookCreateBody = Type.Object(
 export type WebhookCreateBody = Static<typeof WebhookCreateBody>;
 
 export const WebhookPatchBody = Type.Object(
-  { ...WebhookFields, 'proxy.url': Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })) },
+  {
+    ...WebhookFields,
+    'proxy.url': Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    // Seconds the old secret keeps signing beside a new `secret`; at most 30 days.
+    keepPreviousSecretFor: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_592_000 })),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 export type WebhookPatchBody = Static<typeof WebhookPatchBody>;
@@ -78,6 +84,8 @@ export const WebhookView = Type.Object({
   base64CA: Nullable(Type.String()),
   proxy: Nullable(Type.Object({ url: Type.String() })),
   hasSecret: Type.Boolean(),
+  /** While a rotated-out secret still signs beside the new one, when it stops. */
+  previousSecretExpiresAt: Nullable(Timestamp),
   lastEvent: Nullable(LastEventView),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -104,6 +112,9 @@ export const WebhookListQuery = Type.Object(
 export type WebhookListQuery = Static<typeof WebhookListQuery>;
 
 export const WebhookList = Type.Object({ data: Type.Array(WebhookView), nextCursor: Nullable(Type.String()) });
+
+/** The query of a list route without filters: a filter it does not know is refused, not ignored. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export const IdParams = Type.Object({ id: Id });
 export const DeliveryParams = Type.Object({ id: Id, deliveryId: Id });
@@ -204,3 +215,29 @@ export const EventTypeView = Type.Object({
   aliases: Type.Array(Type.String()),
   builtin: Type.Boolean(),
 });
+
+export const TokenBody = Type.Object(
+  {
+    role: Type.Union(ROLES.map((role) => Type.Literal(role))),
+    tenantId: Type.Optional(Id),
+    projectId: Type.Optional(Id),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    expiresAt: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'ISO 8601 date and time' })),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenView = Type.Object({
+  id: Type.String(),
+  name: Nullable(Type.String()),
+  role: Type.String(),
+  tenantId: Nullable(Type.String()),
+  projectId: Nullable(Type.String()),
+  createdAt: Timestamp,
+  expiresAt: Nullable(Timestamp),
+  revokedAt: Nullable(Timestamp),
+  active: Type.Boolean(),
+});
+
+/** The one response that carries a token: its creation. */
+export const TokenCreatedView = Type.Composite([TokenView, Type.Object({ token: Type.String() })]);

@@ -8,7 +8,10 @@ import type { WebhookView } from './schemas.js';
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
+/** One argument only: it is passed to `Array.map` as it is. */
 export function webhookView(webhook: StoredWebhook): WebhookView {
+  // Shown while the grace period runs; the janitor drops the old secret some time after.
+  const graceEnds = webhook.previousSecretExpiresAt;
   return {
     id: webhook.id,
     name: webhook.name,
@@ -24,6 +27,7 @@ export function webhookView(webhook: StoredWebhook): WebhookView {
     base64CA: webhook.base64CA,
     proxy: webhook.proxyUrl === null ? null : { url: maskProxyUrl(webhook.proxyUrl) },
     hasSecret: true,
+    previousSecretExpiresAt: graceEnds !== null && graceEnds > Date.now() ? iso(graceEnds) : null,
     lastEvent: webhook.lastEvent && { ...webhook.lastEvent, dispatchedAt: iso(webhook.lastEvent.dispatchedAt) },
     createdAt: iso(webhook.createdAt),
     updatedAt: iso(webhook.updatedAt),

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { invalidField, HeraldError } from '../core/errors.js';
 import type { EventCatalog } from '../core/event-catalog.js';
 import type { Webhook } from '../core/types.js';
-import { assertHostAllowed } from '../http/index.js';
+import { assertHostAllowed, type NetworkAllowList } from '../http/index.js';
 import type { WebhookCreateBody, WebhookPatchBody } from './schemas.js';
 
 /** The settings of a webhook as the API accepts them, after the older CMS shape is mapped;
@@ -19,6 +19,8 @@ export const WEBHOOK_DEFAULTS = {
 export interface InputRules {
   catalog: EventCatalog;
   allowPrivateNetworks: boolean;
+  /** Internal ranges allowed even with private networks off (HERALD_ALLOWED_NETWORKS). */
+  allowedNetworks?: NetworkAllowList;
 }
 
 const PROXY_PASSWORD_MASK = '****';
@@ -91,6 +93,16 @@ export function settingsFromPatch(
   return checkSettings(merged, rules);
 }
 
+/**
+ * The secret part of a patch for the store: a new secret, and how long the old one keeps signing
+ * beside it so receivers can move over without refusing requests in between.
+ */
+export function secretChange(body: WebhookPatchBody): { secret?: string; keepPreviousSecretForMs?: number } {
+  if (body.keepPreviousSecretFor === undefined) return body.secret === undefined ? {} : { secret: body.secret };
+  if (body.secret === undefined) throw invalidField('keepPreviousSecretFor', 'needs a new secret in the same request');
+  return { secret: body.secret, keepPreviousSecretForMs: body.keepPreviousSecretFor * 1000 };
+}
+
 type Mapped = Partial<Omit<WebhookSettings, 'proxyUrl'>> & { proxyUrl?: string | null };
 
 /** The older CMS document: one `eventName`, `target` for the URL, `proxy.url` as a flat key,
@@ -160,9 +172,10 @@ function checkProxyUrl(text: string, rules: InputRules): void {
 function assertPublicHost(url: URL, field: string, rules: InputRules): void {
   if (rules.allowPrivateNetworks) return;
   try {
-    assertHostAllowed(url);
+    assertHostAllowed(url, rules.allowedNetworks);
   } catch (error) {
-    throw invalidField(field, `${(error as Error).message}; set HERALD_ALLOW_PRIVATE_NETWORKS=1 to allow it`);
+    const hint = 'list its network in HERALD_ALLOWED_NETWORKS (or set HERALD_ALLOW_PRIVATE_NETWORKS=1) to allow it';
+    throw invalidField(field, `${(error as Error).message}; ${hint}`);
   }
 }
 

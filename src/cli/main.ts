@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, type HeraldConfig } from '../config.js';
 import { createLogger, startHerald, type HeraldRole } from '../herald.js';
-import { importSnapshot, openStore, parseSnapshot, type Snapshot } from '../store/index.js';
+import { importSnapshot, loadSecretBox, openStore, parseSnapshot, type Snapshot, type Store } from '../store/index.js';
+import { tokenCommand } from './token-commands.js';
 
 const program = new Command()
   .name('herald')
@@ -50,7 +51,7 @@ program
   .description('create or upgrade the database schema, then exit')
   .action(async () => {
     const config = loadConfigOrExit();
-    const store = await openStore(config);
+    const store = await openConfiguredStore(config);
     await store.close();
     process.stdout.write(`the ${store.kind} database is up to date\n`);
   });
@@ -60,7 +61,7 @@ program
   .description('write webhooks (with their secrets), custom event types and tokens to a JSON file')
   .requiredOption('--out <file>', 'where to write; created readable by its owner only')
   .action(async (options: { out: string }) => {
-    const store = await openStore(loadConfigOrExit());
+    const store = await openConfiguredStore(loadConfigOrExit());
     try {
       const snapshot = await store.exportSnapshot();
       fs.writeFileSync(options.out, JSON.stringify(snapshot, null, 2), { mode: 0o600, flag: 'wx' });
@@ -79,7 +80,7 @@ program
   .argument('<file>')
   .action(async (file: string) => {
     const snapshot = readSnapshotOrExit(file);
-    const store = await openStore(loadConfigOrExit());
+    const store = await openConfiguredStore(loadConfigOrExit());
     try {
       const added = await importSnapshot(store, snapshot, Date.now());
       process.stdout.write(
@@ -97,6 +98,24 @@ function readSnapshotOrExit(file: string): Snapshot {
     process.stderr.write(`herald: ${file} is not a Herald export: ${(error as Error).message}\n`);
     process.exit(2);
   }
+}
+
+program.addCommand(tokenCommand(withConfiguredStore));
+
+/** Opens the configured store for one command's work and closes it afterwards. */
+async function withConfiguredStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openConfiguredStore(loadConfigOrExit());
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Every command that opens the database needs the key of its webhook secrets: the import
+ * encrypts them with it, the export decrypts them, migrate encrypts rows stored in plain text. */
+function openConfiguredStore(config: HeraldConfig) {
+  return openStore(config, loadSecretBox(config));
 }
 
 function loadConfigOrExit() {

@@ -8,14 +8,19 @@ export const ERROR_CATALOGUE = {
   validation_failed: { status: 400, message: 'The request is not valid' },
   invalid_json: { status: 400, message: 'The request body is not valid JSON' },
   unknown_event_type: { status: 400, message: 'The event type is not in the catalog' },
+  forbidden: { status: 403, message: 'This token may not do that' },
   not_found: { status: 404, message: 'Not found' },
+  request_timeout: { status: 408, message: 'The request did not arrive in time' },
   conflict: { status: 409, message: 'The resource already exists' },
   idempotency_key_reused: {
     status: 409,
     message: 'This Idempotency-Key was already used with a different request body',
   },
+  limit_reached: { status: 409, message: 'A limit of this installation is reached' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json' },
+  rate_limited: { status: 429, message: 'Too many requests for this token; retry after the Retry-After delay' },
+  headers_too_large: { status: 431, message: 'The request headers are too large' },
   internal: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -36,11 +36,18 @@ export function standardWebhookSignature(
 export interface SignatureInput {
   body: Buffer;
   secret: string;
+  /** A rotated-out secret still in its grace period: it signs beside the new one. */
+  previousSecret?: string | null;
   messageId: string;
   timestampSeconds: number;
 }
 
-/** All signature headers Herald sends with one request. */
+/**
+ * All signature headers Herald sends with one request. During a rotation's grace period
+ * `webhook-signature` lists a signature per secret, the new one first (Standard Webhooks
+ * receivers accept a request when any listed signature verifies); the console schemes have room
+ * for one value only, so they use the new secret.
+ */
 export function signatureHeaders(input: SignatureInput): Record<string, string> {
   const mia = miaSignature(input.body, input.secret);
   return {
@@ -50,12 +57,10 @@ export function signatureHeaders(input: SignatureInput): Record<string, string> 
     'x-signature': hmacSignature(input.body, input.secret),
     'webhook-id': input.messageId,
     'webhook-timestamp': String(input.timestampSeconds),
-    'webhook-signature': standardWebhookSignature(
-      input.messageId,
-      input.timestampSeconds,
-      input.body,
-      input.secret,
-    ),
+    'webhook-signature': [input.secret, input.previousSecret]
+      .filter((secret): secret is string => typeof secret === 'string')
+      .map((secret) => standardWebhookSignature(input.messageId, input.timestampSeconds, input.body, secret))
+      .join(' '),
   };
 }
 

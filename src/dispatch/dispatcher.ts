@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AgentPool, sendRequest } from '../http/index.js';
+import { AgentPool, sendRequest, type NetworkAllowList } from '../http/index.js';
 import type { AttemptRecord, ClaimedDelivery, Store } from '../store/index.js';
 import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
 
@@ -22,6 +22,8 @@ export interface DispatcherOptions {
   deliveryTimeoutMs: number;
   retryScheduleMs: readonly number[];
   allowPrivateNetworks: boolean;
+  /** Internal ranges reachable even with private networks off (HERALD_ALLOWED_NETWORKS). */
+  allowedNetworks?: NetworkAllowList;
   shutdownGraceMs: number;
   clock?: () => number;
   random?: () => number;
@@ -172,6 +174,7 @@ export class Dispatcher {
       dispatcher: this.options.agents.dispatcherFor(delivery.webhook),
       timeoutMs: this.options.deliveryTimeoutMs,
       allowPrivateNetworks: this.options.allowPrivateNetworks,
+      allowedNetworks: this.options.allowedNetworks,
       viaProxy: delivery.webhook.proxyUrl !== null,
       signal: this.shutdown.signal,
     });

@@ -22,6 +22,7 @@ export function prepareRequest(delivery: ClaimedDelivery, nowMs: number): Outbou
       ...signatureHeaders({
         body,
         secret: delivery.webhook.secret,
+        previousSecret: delivery.webhook.previousSecret,
         // The event id: stable across retries, so receivers can drop duplicates by it.
         messageId: delivery.eventId,
         timestampSeconds: Math.floor(nowMs / 1000),

@@ -42,14 +42,62 @@ export class BlockedAddressError extends Error {
   }
 }
 
-/** True for addresses a webhook may not reach unless private networks are allowed. */
-export function isBlockedAddress(address: string): boolean {
+/**
+ * Internal ranges an operator lets webhooks reach (HERALD_ALLOWED_NETWORKS) while the rest of
+ * the private space stays blocked. Built once from validated CIDRs and shared by every check.
+ */
+export class NetworkAllowList {
+  static readonly EMPTY = new NetworkAllowList([]);
+  private readonly list = new net.BlockList();
+
+  constructor(readonly cidrs: readonly string[]) {
+    for (const cidr of cidrs) {
+      const { address, prefix, family } = parseCidr(cidr);
+      this.list.addSubnet(address, prefix, family);
+    }
+  }
+
+  includes(address: string, family: 'ipv4' | 'ipv6'): boolean {
+    return this.cidrs.length > 0 && this.list.check(address, family);
+  }
+}
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** Parses `10.0.0.0/8` or `fd00::/8`; a bare address is a network of one. Throws on anything else. */
+export function parseCidr(text: string): Cidr {
+  const [address, prefixText, ...rest] = text.trim().split('/');
+  const version = net.isIP(address);
+  // Only canonical literals: '10.1' or '0x7f.1' would be read differently by different tools.
+  if (version === 0 || rest.length > 0 || address.includes('%')) throw new Error(`"${text}" is not a CIDR`);
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const maxPrefix = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? maxPrefix : Number(prefixText);
+  if (!/^\d{1,3}$/.test(prefixText ?? '0') || prefix > maxPrefix) {
+    throw new Error(`"${text}" has a prefix length outside 0 to ${maxPrefix}`);
+  }
+  return { address, prefix, family };
+}
+
+/** True for addresses a webhook may not reach unless private networks are allowed: internal
+ * ranges, minus those on the allow-list. */
+export function isBlockedAddress(address: string, allowed: NetworkAllowList = NetworkAllowList.EMPTY): boolean {
+  const target = checkedForm(address);
+  if (target === null) return true;
+  return blockList.check(target.address, target.family) && !allowed.includes(target.address, target.family);
+}
+
+/** The address a connection to `address` really reaches, or null when it is not an IP. */
+function checkedForm(address: string): { address: string; family: 'ipv4' | 'ipv6' } | null {
   const family = net.isIP(address);
-  if (family === 4) return blockList.check(address, 'ipv4');
-  if (family !== 6) return true;
+  if (family === 4) return { address, family: 'ipv4' };
+  if (family !== 6) return null;
   const embedded = embeddedIpv4(address);
-  if (embedded !== null) return blockList.check(embedded, 'ipv4');
-  return blockList.check(address, 'ipv6');
+  return embedded === null ? { address, family: 'ipv6' } : { address: embedded, family: 'ipv4' };
 }
 
 /** IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::) addresses
@@ -84,18 +132,21 @@ export function bareHost(hostname: string): string {
 }
 
 /** Refuses a URL whose host is a blocked IP literal. Names are checked when they resolve. */
-export function assertHostAllowed(url: URL): void {
+export function assertHostAllowed(url: URL, allowed: NetworkAllowList = NetworkAllowList.EMPTY): void {
   const host = bareHost(url.hostname);
-  if (net.isIP(host) && isBlockedAddress(host)) throw new BlockedAddressError(host, host);
+  if (net.isIP(host) && isBlockedAddress(host, allowed)) throw new BlockedAddressError(host, host);
 }
 
 /** Resolves a name and refuses it when any of its addresses is blocked: used for targets that
  * a proxy resolves, where Herald never sees the address it connects to. */
-export async function assertResolvesToPublic(url: URL): Promise<void> {
+export async function assertResolvesToPublic(
+  url: URL,
+  allowed: NetworkAllowList = NetworkAllowList.EMPTY,
+): Promise<void> {
   const host = bareHost(url.hostname);
-  if (net.isIP(host)) return assertHostAllowed(url);
+  if (net.isIP(host)) return assertHostAllowed(url, allowed);
   const addresses = await dns.promises.lookup(host, { all: true });
-  const blocked = addresses.find((entry) => isBlockedAddress(entry.address));
+  const blocked = addresses.find((entry) => isBlockedAddress(entry.address, allowed));
   if (blocked) throw new BlockedAddressError(host, blocked.address);
 }
 
@@ -105,18 +156,21 @@ type LookupCallback = (
   family?: number,
 ) => void;
 
-/** A `lookup` for net/tls connect options that refuses blocked addresses. */
-export function guardedLookup(
-  hostname: string,
-  options: dns.LookupOptions,
-  callback: LookupCallback,
-): void {
-  dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
-    if (error) return callback(error, []);
-    const blocked = addresses.find((entry) => isBlockedAddress(entry.address));
-    if (blocked) return callback(new BlockedAddressError(hostname, blocked.address), []);
-    if (options.all) return callback(null, addresses);
-    const [first] = addresses;
-    callback(null, first.address, first.family);
-  });
+type Lookup = (hostname: string, options: dns.LookupOptions, callback: LookupCallback) => void;
+
+/** A `lookup` for net/tls connect options that refuses blocked addresses outside `allowed`. */
+export function guardedLookupFor(allowed: NetworkAllowList): Lookup {
+  return (hostname, options, callback) => {
+    dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const blocked = addresses.find((entry) => isBlockedAddress(entry.address, allowed));
+      if (blocked) return callback(new BlockedAddressError(hostname, blocked.address), []);
+      if (options.all) return callback(null, addresses);
+      const [first] = addresses;
+      callback(null, first.address, first.family);
+    });
+  };
 }
+
+/** The lookup with no allow-list: every internal range is refused. */
+export const guardedLookup: Lookup = guardedLookupFor(NetworkAllowList.EMPTY);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
-import { guardedLookup } from './address-guard.js';
+import { guardedLookupFor, NetworkAllowList } from './address-guard.js';
 
 /** Idle keep-alive connections to a receiver are closed after this long. */
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
@@ -20,8 +20,21 @@ export interface TargetTransport {
  */
 export class AgentPool {
   private readonly pools = new Map<string, Dispatcher>();
+  /** Used for targets and proxies alike; undefined when private networks are allowed outright. */
+  private readonly lookup: ReturnType<typeof guardedLookupFor> | undefined;
 
-  constructor(private readonly options: { allowPrivateNetworks: boolean; connectTimeoutMs: number }) {}
+  constructor(
+    private readonly options: {
+      allowPrivateNetworks: boolean;
+      /** Internal ranges reachable even with private networks off (HERALD_ALLOWED_NETWORKS). */
+      allowedNetworks?: NetworkAllowList;
+      connectTimeoutMs: number;
+    },
+  ) {
+    this.lookup = options.allowPrivateNetworks
+      ? undefined
+      : guardedLookupFor(options.allowedNetworks ?? NetworkAllowList.EMPTY);
+  }
 
   dispatcherFor(transport: TargetTransport): Dispatcher {
     const key = poolKey(transport);
@@ -49,7 +62,7 @@ export class AgentPool {
     const connect = {
       timeout: this.options.connectTimeoutMs,
       ...(ca ? { ca } : {}),
-      ...(this.options.allowPrivateNetworks ? {} : { lookup: guardedLookup }),
+      ...(this.lookup ? { lookup: this.lookup } : {}),
     };
     if (!transport.proxyUrl) {
       return new Agent({
@@ -63,7 +76,7 @@ export class AgentPool {
       // Plain http targets go as absolute-form requests; https targets through a CONNECT tunnel.
       proxyTunnel: false,
       // The connection to the proxy itself passes the same address guard.
-      proxyTls: this.options.allowPrivateNetworks ? {} : { lookup: guardedLookup },
+      proxyTls: this.lookup ? { lookup: this.lookup } : {},
       requestTls: ca ? { ca } : {},
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       connections: CONNECTIONS_PER_ORIGIN,

@@ -1,3 +1,10 @@
 export { AgentPool, type TargetTransport } from './agents.js';
 export { sendRequest, USER_AGENT, RESPONSE_BODY_KEPT_BYTES, type OutboundRequest, type SendOutcome } from './send.js';
-export { isBlockedAddress, assertHostAllowed, BlockedAddressError, bareHost } from './address-guard.js';
+export {
+  isBlockedAddress,
+  assertHostAllowed,
+  BlockedAddressError,
+  bareHost,
+  NetworkAllowList,
+  parseCidr,
+} from './address-guard.js';

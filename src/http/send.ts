@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import type { DeliveryError } from '../core/types.js';
-import { assertHostAllowed, assertResolvesToPublic } from './address-guard.js';
+import { assertHostAllowed, assertResolvesToPublic, type NetworkAllowList } from './address-guard.js';
 
 /** Bytes of a receiver's response body kept for the delivery record. */
 export const RESPONSE_BODY_KEPT_BYTES = 4 * 1024;
@@ -29,6 +29,8 @@ export interface SendOptions {
   dispatcher: Dispatcher;
   timeoutMs: number;
   allowPrivateNetworks: boolean;
+  /** Internal ranges reachable even with private networks off; the agent's lookup uses the same. */
+  allowedNetworks?: NetworkAllowList;
   viaProxy: boolean;
   /** Aborts the request when the process shuts down. */
   signal?: AbortSignal;
@@ -47,8 +49,8 @@ export async function sendRequest(outbound: OutboundRequest, options: SendOption
   try {
     const url = new URL(outbound.url);
     if (!options.allowPrivateNetworks) {
-      if (options.viaProxy) await assertResolvesToPublic(url);
-      else assertHostAllowed(url);
+      if (options.viaProxy) await assertResolvesToPublic(url, options.allowedNetworks);
+      else assertHostAllowed(url, options.allowedNetworks);
     }
     const response = await request(url, {
       method: outbound.method as Dispatcher.HttpMethod,

@@ -1,12 +1,17 @@
 import type { HeraldConfig } from '../config.js';
+import type { SecretBox } from '../core/secret-box.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
-/** The store the configuration names: PostgreSQL when HERALD_DATABASE_URL is set, else SQLite. */
-export async function openStore(config: Pick<HeraldConfig, 'databaseUrl' | 'databaseSchema' | 'dataDir'>): Promise<Store> {
+/** The store the configuration names: PostgreSQL when HERALD_DATABASE_URL is set, else SQLite.
+ * `secrets` encrypts webhook secrets at rest (see encryption-key.ts for where its key comes from). */
+export async function openStore(
+  config: Pick<HeraldConfig, 'databaseUrl' | 'databaseSchema' | 'dataDir'>,
+  secrets: SecretBox,
+): Promise<Store> {
   if (config.databaseUrl) {
-    return PostgresStore.open({ connectionString: config.databaseUrl, schema: config.databaseSchema });
+    return PostgresStore.open({ connectionString: config.databaseUrl, schema: config.databaseSchema, secrets });
   }
-  return SqliteStore.open(config.dataDir);
+  return SqliteStore.open(config.dataDir, secrets);
 }

@@ -21,6 +21,7 @@ export function toWebhook(row: Row): StoredWebhook {
     proxyUrl: row.proxy_url as string | null,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
+    previousSecretExpiresAt: (row.previous_secret_expires_at as number | null | undefined) ?? null,
     lastEvent:
       row.last_dispatched_at === null
         ? null
@@ -55,17 +56,25 @@ export function toDeliverySummary(row: Row): DeliverySummary {
   };
 }
 
+/** The settings alone: no delivery history, no state of a secret rotation. */
 export function withoutLastEvent(webhook: StoredWebhook): Webhook {
-  const { lastEvent: _history, ...settings } = webhook;
+  const { lastEvent: _history, previousSecretExpiresAt: _rotation, ...settings } = webhook;
   return settings;
 }
 
-export function toTokenExport(row: Row): TokenRecord & { tokenHash: string } {
+export function toToken(row: Row): TokenRecord {
   return {
     id: row.id as string,
     name: row.name as string | null,
     role: row.role as TokenRecord['role'],
+    tenantId: row.tenant_id as string | null,
+    projectId: row.project_id as string | null,
     createdAt: row.created_at as number,
-    tokenHash: row.token_hash as string,
+    expiresAt: row.expires_at as number | null,
+    revokedAt: row.revoked_at as number | null,
   };
+}
+
+export function toTokenExport(row: Row): TokenRecord & { tokenHash: string } {
+  return { ...toToken(row), tokenHash: row.token_hash as string };
 }

@@ -1,3 +1,4 @@
+import type { Role } from '../core/access.js';
 import type { EventTypeDefinition } from '../core/catalog.js';
 import type { Snapshot } from './snapshot.js';
 import type {
@@ -16,19 +17,29 @@ export const HISTORY_LIMIT = 200;
 export interface TokenRecord {
   id: string;
   name: string | null;
-  role: 'admin';
+  role: Role;
+  tenantId: string | null;
+  projectId: string | null;
   createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
 }
 
 export interface StoredWebhook extends Webhook {
   lastEvent: LastEvent | null;
+  /** While a rotated-out secret still signs (see WebhookPatch), when it stops; else null. */
+  previousSecretExpiresAt: number | null;
 }
 
 export interface WebhookPatch {
   name?: string | null;
   url?: string;
   events?: string[];
+  /** A new secret. Without `keepPreviousSecretForMs` the old one stops signing at once. */
   secret?: string;
+  /** With `secret`: the old secret keeps signing beside the new one for this long, so
+   * receivers can switch over without dropping requests. */
+  keepPreviousSecretForMs?: number;
   tenantId?: string | null;
   projectId?: string | null;
   method?: WebhookMethod;
@@ -85,7 +96,10 @@ export interface ClaimedDelivery {
   webhook: Pick<
     WebhookWithSecret,
     'id' | 'url' | 'method' | 'contentType' | 'maxAttempts' | 'secret' | 'base64CA' | 'proxyUrl'
-  >;
+  > & {
+    /** The rotated-out secret while its grace period runs at the claim's `now`, else null. */
+    previousSecret: string | null;
+  };
 }
 
 export interface ClaimRequest {
@@ -166,6 +180,11 @@ export interface Store {
   countTokens(): Promise<number>;
   insertToken(token: TokenRecord & { tokenHash: string }): Promise<void>;
   findTokenByHash(tokenHash: string): Promise<TokenRecord | null>;
+  getToken(id: string): Promise<TokenRecord | null>;
+  /** Tokens newest first; with a tenantId, only those limited to that tenant. */
+  listTokens(filter: { tenantId?: string }): Promise<TokenRecord[]>;
+  /** Returns false when there is no such token or it was revoked already. */
+  revokeToken(id: string, now: number): Promise<boolean>;
 
   listCustomEventTypes(): Promise<EventTypeDefinition[]>;
   /** Returns false when an event type of that name exists already. */
@@ -194,7 +213,8 @@ export interface Store {
   listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]>;
   getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | null>;
 
-  /** Removes events no delivery refers to any more, and expired idempotency keys. */
+  /** Removes events no delivery refers to any more, expired idempotency keys, and rotated-out
+   * secrets whose grace period is over. */
   pruneOrphans(now: number, olderThanMs: number): Promise<void>;
 
   /** The installation's configuration, secrets included, for `herald export`. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,16 @@ function miaSignature(request: ReceivedRequest, secret: string): string {
   return createHash('sha256').update(request.body).update(secret, 'utf8').digest('hex');
 }
 
+async function storedSecrets(schema: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query(`SELECT secret FROM "${schema}".webhooks`)).rows.map((row) => row.secret as string);
+  } finally {
+    await client.end();
+  }
+}
+
 const INVOICE_PAID = {
   name: 'invoice_paid',
   description: 'A company paid an invoice.',
@@ -76,7 +86,14 @@ test('export from SQLite and import into PostgreSQL keep webhooks, secrets, even
   const tlsReceiver = await startReceiver({ tls: { certPem: pki.certPem, keyPem: pki.keyPem } });
   // No HERALD_ADMIN_TOKEN: the generated token is stored (hashed) and has to travel too.
   const sqliteEnv = { HERALD_DATA_DIR: dataDir, HERALD_ALLOW_PRIVATE_NETWORKS: '1', HERALD_LOG_LEVEL: 'warn' };
-  const postgresEnv = { ...sqliteEnv, HERALD_DATABASE_URL: TEST_DATABASE_URL, HERALD_DATABASE_SCHEMA: schema };
+  // PostgreSQL with a key of its own (SQLite uses the key file of its data folder): the export
+  // holds plain secrets and the import encrypts them with the target's key.
+  const postgresEnv = {
+    ...sqliteEnv,
+    HERALD_DATABASE_URL: TEST_DATABASE_URL,
+    HERALD_DATABASE_SCHEMA: schema,
+    HERALD_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  };
   let herald: SpawnedHerald | null = null;
   try {
     herald = await spawnHerald(sqliteEnv);
@@ -136,6 +153,9 @@ test('export from SQLite and import into PostgreSQL keep webhooks, secrets, even
     const imported = await runCli(['import', exportFile], postgresEnv);
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /imported 2 webhooks, 1 event types and 1 tokens into postgres/);
+    const stored = await storedSecrets(schema);
+    assert.equal(stored.length, 2);
+    assert.ok(!stored.includes(ORIGINAL_SECRET) && !stored.includes(companySecret), 'PostgreSQL holds the secrets encrypted');
 
     herald = await spawnHerald(postgresEnv);
     assert.doesNotMatch(herald.output(), /An admin token was created/);
@@ -180,7 +200,12 @@ test('export from SQLite and import into PostgreSQL keep webhooks, secrets, even
 test('import refuses a file that is not an export, and migrate prepares a fresh schema', async () => {
   const dir = makeTempDir('herald-import-');
   const schema = freshSchemaName();
-  const env = { HERALD_DATABASE_URL: TEST_DATABASE_URL, HERALD_DATABASE_SCHEMA: schema, HERALD_LOG_LEVEL: 'warn' };
+  const env = {
+    HERALD_DATABASE_URL: TEST_DATABASE_URL,
+    HERALD_DATABASE_SCHEMA: schema,
+    HERALD_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    HERALD_LOG_LEVEL: 'warn',
+  };
   try {
     const notJson = path.join(dir, 'notes.txt');
     fs.writeFileSync(notJson, 'these are not the webhooks you are looking for\n');

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -18,11 +19,14 @@ const EVENT_COUNT = 3000;
 const BATCH_SIZE = 100;
 /** The third process is killed once this many batches are acknowledged: halfway through. */
 const KILL_AFTER_BATCHES = 15;
+const CLUSTER_KEY = randomBytes(32).toString('base64');
 
 function clusterEnv(schema: string): Record<string, string> {
   return {
     HERALD_DATABASE_URL: TEST_DATABASE_URL,
     HERALD_DATABASE_SCHEMA: schema,
+    // Every process of one database shares the key of its webhook secrets.
+    HERALD_ENCRYPTION_KEY: CLUSTER_KEY,
     HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     HERALD_ALLOW_PRIVATE_NETWORKS: '1',
     HERALD_RETRY_SCHEDULE: '200ms',

@@ -124,6 +124,7 @@ describe('webhook round trip', () => {
       base64CA: null,
       proxy: null,
       hasSecret: true,
+      previousSecretExpiresAt: null,
       lastEvent: null,
     });
     assert.equal(createdAt, updatedAt);

@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { makeTempDir, removeDir } from '../support/index.js';
 import { startTestHerald } from '../support/herald.js';
 import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
 
 test('an event type added through one Herald process is usable through another at once', async () => {
-  const shared = { databaseUrl: TEST_DATABASE_URL, databaseSchema: freshSchemaName() };
+  // Processes of one database share the key of its webhook secrets.
+  const shared = { databaseUrl: TEST_DATABASE_URL, databaseSchema: freshSchemaName(), encryptionKey: randomBytes(32) };
   const folders = [makeTempDir('herald-a-'), makeTempDir('herald-b-')];
   const first = await startTestHerald({ ...shared, dataDir: folders[0] });
   const second = await startTestHerald({ ...shared, dataDir: folders[1] });

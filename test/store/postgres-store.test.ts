@@ -1,18 +1,42 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { newId } from '../../src/core/ids.js';
 import { waitUntil } from '../support/index.js';
+import { SecretBox } from '../../src/core/secret-box.js';
 import { PostgresStore } from '../../src/store/index.js';
 import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
-import { storeContract } from './store-contract.js';
+import { storeContract, TEST_SECRETS } from './store-contract.js';
 
 const schemas: string[] = [];
+const lastSchema = () => schemas[schemas.length - 1];
+
+/** A connection of its own, outside the store, to see the rows as stored. */
+async function query(sql: string, params: unknown[] = []): Promise<Array<Record<string, string | null>>> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query(sql.replace('webhooks', `"${lastSchema()}".webhooks`), params)).rows;
+  } finally {
+    await client.end();
+  }
+}
 
 storeContract('postgres', {
   async open() {
     const schema = freshSchemaName();
     schemas.push(schema);
-    return PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema });
+    return PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
+  },
+  async reopen(secrets) {
+    return PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema: lastSchema(), secrets });
+  },
+  async storedSecrets() {
+    const rows = await query('SELECT secret, previous_secret FROM webhooks ORDER BY id');
+    return rows.flatMap((row) => [row.secret, row.previous_secret]);
+  },
+  async writeStoredSecret(webhookId, secret) {
+    await query('UPDATE webhooks SET secret = $1 WHERE id = $2', [secret, webhookId]);
   },
   async cleanUp() {
     await dropSchemas(schemas.splice(0));
@@ -20,7 +44,8 @@ storeContract('postgres', {
 });
 
 describe('postgres store: several processes on one database', () => {
-  const openShared = (schema: string) => PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 });
+  const openShared = (schema: string) =>
+    PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4, secrets: TEST_SECRETS });
   const mine: string[] = [];
   after(async () => dropSchemas(mine.splice(0)));
 
@@ -30,6 +55,20 @@ describe('postgres store: several processes on one database', () => {
     const stores = await Promise.all([openShared(schema), openShared(schema), openShared(schema)]);
     for (const store of stores) assert.equal(await store.countTokens(), 0);
     await Promise.all(stores.map((store) => store.close()));
+  });
+
+  test('of processes starting together with different keys, all but the first key are refused', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const open = (fill: number) =>
+      PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, poolSize: 2, secrets: new SecretBox(Buffer.alloc(32, fill)) });
+    const outcomes = await Promise.allSettled([open(1), open(2), open(3)]);
+    const opened = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    assert.equal(opened.length, 1);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') assert.match(String(outcome.reason), /encrypted with another key/);
+    }
+    await Promise.all(opened.map((outcome) => outcome.value.close()));
   });
 
   test('concurrent claimers never receive the same delivery', async () => {

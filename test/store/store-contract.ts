@@ -1,14 +1,25 @@
 import { after, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newId } from '../../src/core/ids.js';
+import { isEncrypted, SecretBox } from '../../src/core/secret-box.js';
 import { webhookHearsEvent, type WebhookWithSecret } from '../../src/core/types.js';
 import { HISTORY_LIMIT, type AttemptRecord, type ClaimRequest, type Store } from '../../src/store/index.js';
 
 export interface StoreHarness {
-  /** A store on a fresh, empty, migrated database. */
+  /** A store on a fresh, empty, migrated database, its secrets under TEST_SECRETS. */
   open(): Promise<Store>;
+  /** The database `open` created last, opened again (its store closed first) with `secrets`. */
+  reopen(secrets: SecretBox): Promise<Store>;
+  /** The `secret` and `previous_secret` columns of the last database, as stored. */
+  storedSecrets(): Promise<Array<string | null>>;
+  /** Writes a webhook's secret column as is, the way Herald did before it encrypted them. */
+  writeStoredSecret(webhookId: string, secret: string): Promise<void>;
   cleanUp(): Promise<void>;
 }
+
+const TEST_KEY = Buffer.alloc(32, 0x5a);
+export const TEST_SECRETS = new SecretBox(TEST_KEY, 'the test key');
+const OTHER_KEY = Buffer.alloc(32, 0xa5);
 
 const NOW = 1_800_000_000_000;
 
@@ -286,6 +297,81 @@ export function storeContract(name: string, harness: StoreHarness): void {
       assert.equal(await store.insertEventType(definition, NOW), false);
       assert.deepEqual(await store.listCustomEventTypes(), [definition]);
       await store.close();
+    });
+
+    test('secrets are stored encrypted and read in plain text only by claims and exports', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      const stored = await harness.storedSecrets();
+      assert.equal(stored.includes('contract-secret'), false);
+      assert.ok(stored.filter((value) => value !== null).every(isEncrypted), 'every stored secret is SecretBox text');
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [claimed] = await store.claimDueDeliveries(claimRequest());
+      assert.equal(claimed.webhook.secret, 'contract-secret');
+      assert.equal(claimed.webhook.previousSecret, null);
+      const snapshot = await store.exportSnapshot();
+      assert.deepEqual(snapshot.webhooks.map((item) => item.secret), ['contract-secret']);
+      assert.equal('previousSecretExpiresAt' in snapshot.webhooks[0], false);
+      await store.close();
+    });
+
+    test('a rotated-out secret is claimed beside the new one until its grace period ends', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      const rotated = await store.updateWebhook(target.id, { secret: 'rotated-secret', keepPreviousSecretForMs: 60_000 }, NOW);
+      assert.equal(rotated?.previousSecretExpiresAt, NOW + 60_000);
+      const stored = await harness.storedSecrets();
+      assert.equal(stored.filter((value) => value !== null).length, 2);
+      assert.ok(!stored.includes('rotated-secret') && !stored.includes('contract-secret'));
+
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [during] = await store.claimDueDeliveries(claimRequest({ now: NOW + 59_999 }));
+      assert.deepEqual([during.webhook.secret, during.webhook.previousSecret], ['rotated-secret', 'contract-secret']);
+      await store.releaseClaims('worker-a', [during.id], NOW);
+      const [after] = await store.claimDueDeliveries(claimRequest({ now: NOW + 60_000 }));
+      assert.deepEqual([after.webhook.secret, after.webhook.previousSecret], ['rotated-secret', null]);
+
+      // Past its grace period the old secret is dropped from the row too.
+      await store.pruneOrphans(NOW + 60_000, 24 * 60 * 60 * 1000);
+      assert.equal((await store.getWebhook(target.id))?.previousSecretExpiresAt, null);
+      assert.equal((await harness.storedSecrets()).filter((value) => value !== null).length, 1);
+      await store.close();
+    });
+
+    test('a new secret without a grace period ends the previous one at once', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.updateWebhook(target.id, { secret: 'second-secret', keepPreviousSecretForMs: 60_000 }, NOW);
+      const replaced = await store.updateWebhook(target.id, { secret: 'third-secret' }, NOW + 1);
+      assert.equal(replaced?.previousSecretExpiresAt, null);
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [claimed] = await store.claimDueDeliveries(claimRequest({ now: NOW + 2 }));
+      assert.deepEqual([claimed.webhook.secret, claimed.webhook.previousSecret], ['third-secret', null]);
+      // A patch without a secret leaves the secrets alone.
+      await store.updateWebhook(target.id, { name: 'renamed' }, NOW + 3);
+      assert.equal((await store.exportSnapshot()).webhooks[0].secret, 'third-secret');
+      await store.close();
+    });
+
+    test('another key is refused at open; plain secrets of older rows are encrypted once', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.close();
+      await harness.writeStoredSecret(target.id, 'plain-from-before');
+      await assert.rejects(harness.reopen(new SecretBox(OTHER_KEY, 'the other key')), (error: Error) => {
+        assert.match(error.message, /encrypted with another key than the other key/);
+        assert.ok(!error.message.includes(OTHER_KEY.toString('base64')) && !error.message.includes('plain-from-before'));
+        return true;
+      });
+      const reopened = await harness.reopen(TEST_SECRETS);
+      const encrypted = await harness.storedSecrets();
+      assert.equal(encrypted.includes('plain-from-before'), false);
+      await reopened.publishEvents({ events: [event()], now: NOW });
+      const [claimed] = await reopened.claimDueDeliveries(claimRequest());
+      assert.equal(claimed.webhook.secret, 'plain-from-before');
+      await reopened.close();
+      await (await harness.reopen(TEST_SECRETS)).close();
+      assert.deepEqual(await harness.storedSecrets(), encrypted, 'a second open changes nothing');
     });
   });
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { loadConfig, type HeraldConfig } from '../../src/config.js';
-import { startHerald, type RunningHerald } from '../../src/herald.js';
+import { startHerald, type RunningHerald, type StartOptions } from '../../src/herald.js';
 import { dropSchemas, schemaForFolder, TEST_DATABASE_URL } from './postgres.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
@@ -61,7 +61,10 @@ export interface TestHerald extends ApiClient {
  * With HERALD_TEST_STORE=postgres it uses a fresh schema of the test PostgreSQL instead, so a
  * suite can be run once per store (see test/postgres/).
  */
-export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Promise<TestHerald> {
+export async function startTestHerald(
+  overrides: Partial<HeraldConfig> = {},
+  options: Pick<StartOptions, 'clock'> = {},
+): Promise<TestHerald> {
   const dataDir = overrides.dataDir ?? makeTempDir('herald-test-');
   const onPostgres = process.env.HERALD_TEST_STORE === 'postgres' && overrides.databaseUrl === undefined;
   // The schema follows the data folder, so a restart on the same folder finds its data again.
@@ -80,7 +83,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Pr
     ...database,
     ...overrides,
   };
-  const herald = await startHerald(config, { logger: pino({ level: config.logLevel }) });
+  const herald = await startHerald(config, { ...options, logger: pino({ level: config.logLevel }) });
   const url = herald.url as string;
   return {
     ...apiClient(url),

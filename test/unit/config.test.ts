@@ -43,6 +43,42 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ HERALD_DELIVERY_TIMEOUT_MS: '0' }), /HERALD_DELIVERY_TIMEOUT_MS/);
     assert.throws(() => loadConfig({ HERALD_ADMIN_TOKEN: 'short' }), /HERALD_ADMIN_TOKEN/);
   });
+
+  test('hardening settings: defaults, parsing and validation', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.rateLimitPerMinute, 6_000);
+    assert.equal(defaults.maxWebhooksPerScope, 500);
+    assert.equal(defaults.maxHeaderBytes, 16 * 1024);
+    assert.equal(defaults.hsts, false);
+    assert.deepEqual(defaults.corsOrigins, []);
+    assert.deepEqual(defaults.allowedNetworks, []);
+
+    const config = loadConfig({
+      HERALD_RATE_LIMIT_PER_MINUTE: '0',
+      HERALD_MAX_WEBHOOKS_PER_SCOPE: '20',
+      HERALD_MAX_HEADER_BYTES: '8192',
+      HERALD_HSTS: '1',
+      HERALD_CORS_ORIGINS: 'https://console.example.com, http://localhost:3000',
+      HERALD_ALLOWED_NETWORKS: '10.20.0.0/16 ,fd00:1::/64,192.168.1.7',
+    });
+    assert.equal(config.rateLimitPerMinute, 0);
+    assert.equal(config.maxWebhooksPerScope, 20);
+    assert.equal(config.maxHeaderBytes, 8192);
+    assert.equal(config.hsts, true);
+    assert.deepEqual(config.corsOrigins, ['https://console.example.com', 'http://localhost:3000']);
+    assert.deepEqual(config.allowedNetworks, ['10.20.0.0/16', 'fd00:1::/64', '192.168.1.7']);
+
+    for (const bad of ['10.0.0.0/33', 'intranet', '10.1/8', '::1/200']) {
+      assert.throws(() => loadConfig({ HERALD_ALLOWED_NETWORKS: bad }), /HERALD_ALLOWED_NETWORKS/, bad);
+    }
+    for (const bad of ['*', 'https://console.example.com/', 'console.example.com', 'ftp://x.example', 'https://A.example']) {
+      assert.throws(() => loadConfig({ HERALD_CORS_ORIGINS: bad }), /HERALD_CORS_ORIGINS/, bad);
+    }
+    assert.throws(() => loadConfig({ HERALD_RATE_LIMIT_PER_MINUTE: '-1' }), /HERALD_RATE_LIMIT_PER_MINUTE/);
+    assert.throws(() => loadConfig({ HERALD_MAX_WEBHOOKS_PER_SCOPE: '0' }), /HERALD_MAX_WEBHOOKS_PER_SCOPE/);
+    assert.throws(() => loadConfig({ HERALD_MAX_HEADER_BYTES: '100' }), /HERALD_MAX_HEADER_BYTES/);
+    assert.throws(() => loadConfig({ HERALD_HSTS: 'on' }), /HERALD_HSTS/);
+  });
 });
 
 describe('scope rule', () => {

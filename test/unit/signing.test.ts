@@ -46,6 +46,18 @@ describe('signatures', () => {
     assert.equal(headers['webhook-timestamp'], '1700000000');
   });
 
+  test('during a rotation webhook-signature lists the new and the previous signature; the rest use the new secret', () => {
+    const input = { body: BODY, messageId: 'evt_1', timestampSeconds: 1_700_000_000 };
+    const single = signatureHeaders({ ...input, secret: SECRET });
+    const rotating = signatureHeaders({ ...input, secret: SECRET, previousSecret: 'the-old-secret' });
+    assert.equal(
+      rotating['webhook-signature'],
+      `${standardWebhookSignature('evt_1', 1_700_000_000, BODY, SECRET)} ${standardWebhookSignature('evt_1', 1_700_000_000, BODY, 'the-old-secret')}`,
+    );
+    assert.deepEqual({ ...rotating, 'webhook-signature': '' }, { ...single, 'webhook-signature': '' });
+    assert.equal(signatureHeaders({ ...input, secret: SECRET, previousSecret: null })['webhook-signature'], single['webhook-signature']);
+  });
+
   test('a changed byte or another secret changes every signature', () => {
     const tampered = Buffer.from(BODY);
     tampered[5] ^= 1;

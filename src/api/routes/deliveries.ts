@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { notFound } from '../../core/errors.js';
+import { webhookInReach } from '../access-guard.js';
 import type { ApiContext } from '../context.js';
 import { DeliveryDetailView, DeliveryListQuery, DeliveryParams, DeliverySummaryView, ErrorBody, IdParams } from '../schemas.js';
 import { deliveryDetailView, deliverySummaryView } from '../views.js';
@@ -11,6 +12,7 @@ export const deliveryRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =
   app.get(
     '/webhooks/:id/deliveries',
     {
+      config: { access: 'manage-webhooks' },
       schema: {
         params: IdParams,
         querystring: DeliveryListQuery,
@@ -18,7 +20,7 @@ export const deliveryRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =
       },
     },
     async (request) => {
-      if (!(await store.getWebhook(request.params.id))) throw notFound('webhook');
+      await webhookInReach(store, request, request.params.id);
       const { sort, eventName, status, statusCode } = request.query;
       const deliveries = await store.listDeliveries(request.params.id, {
         sort: sort ?? 'newest',
@@ -32,8 +34,12 @@ export const deliveryRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =
 
   app.get(
     '/webhooks/:id/deliveries/:deliveryId',
-    { schema: { params: DeliveryParams, response: { 200: DeliveryDetailView, '4xx': ErrorBody } } },
+    {
+      config: { access: 'manage-webhooks' },
+      schema: { params: DeliveryParams, response: { 200: DeliveryDetailView, '4xx': ErrorBody } },
+    },
     async (request) => {
+      await webhookInReach(store, request, request.params.id);
       const delivery = await store.getDelivery(request.params.id, request.params.deliveryId);
       if (!delivery) throw notFound('delivery');
       return deliveryDetailView(delivery);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { mayPublish, type Principal } from '../../core/access.js';
 import { HeraldError, invalidField } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { EventEnvelope } from '../../core/types.js';
@@ -21,6 +22,7 @@ export const eventRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => a
     '/events',
     {
       bodyLimit: MAX_PUBLISH_BODY_BYTES,
+      config: { access: 'publish' },
       schema: { body: PublishBody, response: { 202: PublishReply, '4xx': ErrorBody } },
     },
     async (request, reply) => {
@@ -29,7 +31,9 @@ export const eventRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => a
       const inputs = isBatch ? batchEvents(body) : [singleEvent(body)];
       await learnEventNames(context, inputs.map((input) => input.eventName));
       const now = clock();
-      const events = inputs.map((input, index) => toNewEvent(input, isBatch ? `events[${index}].` : '', context, now));
+      const events = inputs.map((input, index) =>
+        toNewEvent(input, isBatch ? `events[${index}].` : '', request.principal, context, now),
+      );
       const idempotency = idempotencyOf(request.headers['idempotency-key'], request.principal.tokenId, body);
       // Stored durably before the 202: once acknowledged, an event is never lost.
       const outcome = await store.publishEvents({ events, now, idempotency });
@@ -56,7 +60,7 @@ function singleEvent(body: PublishBody): EventInput {
   return { eventName: body.eventName, eventTimestamp: body.eventTimestamp, payload: body.payload };
 }
 
-function toNewEvent(input: EventInput, prefix: string, context: ApiContext, now: number): NewEvent {
+function toNewEvent(input: EventInput, prefix: string, principal: Principal, context: ApiContext, now: number): NewEvent {
   const { catalog, config } = context;
   const eventName = catalog.resolve(input.eventName);
   if (eventName === null) {
@@ -75,6 +79,9 @@ function toNewEvent(input: EventInput, prefix: string, context: ApiContext, now:
     throw new HeraldError('payload_too_large', `an event may be at most ${MAX_EVENT_BYTES} bytes`, `${prefix}payload`);
   }
   const scope = catalog.scopeOf(eventName, input.payload);
+  if (!mayPublish(principal, scope)) {
+    throw new HeraldError('forbidden', 'this token publishes only events of its own tenant', `${prefix}payload`);
+  }
   return { id: newId('evt'), eventName, body, tenantId: scope.tenantId, projectId: scope.projectId };
 }
 

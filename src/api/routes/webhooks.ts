@@ -2,6 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { HeraldError, invalidField, notFound } from '../../core/errors.js';
 import { generateSecret, newId } from '../../core/ids.js';
+import { assertReaches, narrowToReach, scopeForNewWebhook } from '../../core/access.js';
+import { webhookInReach } from '../access-guard.js';
+import { NetworkAllowList } from '../../http/index.js';
 import { learnEventNames } from '../catalog-sync.js';
 import type { ApiContext } from '../context.js';
 import {
@@ -15,21 +18,36 @@ import {
   WebhookView,
 } from '../schemas.js';
 import { webhookView } from '../views.js';
-import { normalisedCA, settingsFromCreate, settingsFromPatch } from '../webhook-input.js';
+import { normalisedCA, secretChange, settingsFromCreate, settingsFromPatch } from '../webhook-input.js';
+import { assertScopeHasRoom } from '../scope-limit.js';
 
 const DEFAULT_PAGE_SIZE = 100;
+const MANAGE = { access: 'manage-webhooks' } as const;
 const MAX_PAGE_SIZE = 1000;
 
 export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => async (app) => {
   const { store, catalog, config, clock } = context;
-  const rules = { catalog, allowPrivateNetworks: config.allowPrivateNetworks };
+  const rules = {
+    catalog,
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    allowedNetworks: new NetworkAllowList(config.allowedNetworks),
+  };
 
   app.post(
     '/webhooks',
-    { schema: { body: WebhookCreateBody, response: { 201: WebhookCreatedView, '4xx': ErrorBody } } },
+    { config: MANAGE, schema: { body: WebhookCreateBody, response: { 201: WebhookCreatedView, '4xx': ErrorBody } } },
     async (request, reply) => {
       await learnEventNames(context, [...(request.body.events ?? []), request.body.eventName]);
-      const settings = settingsFromCreate(request.body, rules);
+      const requested = settingsFromCreate(request.body, rules);
+      // Scope left out: the token's own reach (a company admin need not repeat its tenant).
+      const settings = {
+        ...requested,
+        ...scopeForNewWebhook(request.principal, {
+          tenantId: requested.tenantId ?? undefined,
+          projectId: requested.projectId ?? undefined,
+        }),
+      };
+      await assertScopeHasRoom(store, settings, config.maxWebhooksPerScope);
       const generated = settings.secret === undefined ? generateSecret() : undefined;
       const now = clock();
       const webhook = {
@@ -50,17 +68,19 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
 
   app.get(
     '/webhooks',
-    { schema: { querystring: WebhookListQuery, response: { 200: WebhookList, '4xx': ErrorBody } } },
+    { config: MANAGE, schema: { querystring: WebhookListQuery, response: { 200: WebhookList, '4xx': ErrorBody } } },
     async (request) => {
-      const { limit: limitText, ...filters } = request.query;
-      await learnEventNames(context, [filters.event]);
+      const { limit: limitText, ...asked } = request.query;
+      await learnEventNames(context, [asked.event]);
       const limit = Number(limitText ?? DEFAULT_PAGE_SIZE);
       // Clamping would hand back a page of a size nobody asked for; say what the range is.
       if (limit < 1 || limit > MAX_PAGE_SIZE) throw invalidField('limit', `must be from 1 to ${MAX_PAGE_SIZE}`);
-      const eventName = filters.event === undefined ? undefined : catalog.resolve(filters.event);
+      const eventName = asked.event === undefined ? undefined : catalog.resolve(asked.event);
       if (eventName === null) {
-        throw new HeraldError('unknown_event_type', `"${filters.event}" is not in the event catalog`, 'event');
+        throw new HeraldError('unknown_event_type', `"${asked.event}" is not in the event catalog`, 'event');
       }
+      const filters = narrowToReach(request.principal, asked);
+      if (filters === null) return { data: [], nextCursor: null };
       const page = await store.listWebhooks({ ...filters, event: eventName, limit });
       return {
         data: page.map(webhookView),
@@ -71,26 +91,23 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
 
   app.get(
     '/webhooks/:id',
-    { schema: { params: IdParams, response: { 200: WebhookView, '4xx': ErrorBody } } },
-    async (request) => {
-      const webhook = await store.getWebhook(request.params.id);
-      if (!webhook) throw notFound('webhook');
-      return webhookView(webhook);
-    },
+    { config: MANAGE, schema: { params: IdParams, response: { 200: WebhookView, '4xx': ErrorBody } } },
+    async (request) => webhookView(await webhookInReach(store, request, request.params.id)),
   );
 
   app.patch(
     '/webhooks/:id',
-    { schema: { params: IdParams, body: WebhookPatchBody, response: { 200: WebhookView, '4xx': ErrorBody } } },
+    { config: MANAGE, schema: { params: IdParams, body: WebhookPatchBody, response: { 200: WebhookView, '4xx': ErrorBody } } },
     async (request) => {
-      const current = await store.getWebhook(request.params.id);
-      if (!current) throw notFound('webhook');
+      const current = await webhookInReach(store, request, request.params.id);
       await learnEventNames(context, request.body.events ?? []);
       const settings = settingsFromPatch(current, request.body, rules);
-      const { secret, ...rest } = settings;
+      assertReaches(request.principal, settings);
+      await assertScopeHasRoom(store, settings, config.maxWebhooksPerScope, current);
+      const { secret: _secret, ...rest } = settings;
       const updated = await store.updateWebhook(
         current.id,
-        { ...rest, base64CA: normalisedCA(rest.base64CA), ...(secret === undefined ? {} : { secret }) },
+        { ...rest, base64CA: normalisedCA(rest.base64CA), ...secretChange(request.body) },
         clock(),
       );
       if (!updated) throw notFound('webhook');
@@ -100,8 +117,9 @@ export const webhookRoutes = (context: ApiContext): FastifyPluginAsyncTypebox =>
 
   app.delete(
     '/webhooks/:id',
-    { schema: { params: IdParams, response: { 204: Type.Null(), '4xx': ErrorBody } } },
+    { config: MANAGE, schema: { params: IdParams, response: { 204: Type.Null(), '4xx': ErrorBody } } },
     async (request, reply) => {
+      await webhookInReach(store, request, request.params.id);
       if (!(await store.deleteWebhook(request.params.id))) throw notFound('webhook');
       return reply.code(204).send(null);
     },

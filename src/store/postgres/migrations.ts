@@ -114,4 +114,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE webhooks ADD COLUMN previous_secret text;
   ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at bigint;
   `,
+  // Webhook secrets encrypted at rest: the installation's own values, such as the check value
+  // that tells at start-up whether the configured key is the one the secrets were encrypted with.
+  `
+  CREATE TABLE settings (
+    name   text PRIMARY KEY,
+    value  text NOT NULL
+  );
+  `,
 ];

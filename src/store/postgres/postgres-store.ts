@@ -1,9 +1,18 @@
 import pg from 'pg';
 import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId } from '../../core/ids.js';
+import type { SecretBox } from '../../core/secret-box.js';
 import type { WebhookMethod, WebhookWithSecret } from '../../core/types.js';
-import { toDeliveryError, toDeliverySummary, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
+import { toDeliveryError, toDeliverySummary, toToken, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
 import { newSnapshot, type Snapshot } from '../snapshot.js';
+import {
+  KEY_CHECK_SETTING,
+  assertKeyMatches,
+  claimSecrets,
+  encryptPlainRows,
+  newKeyCheck,
+  secretAssignments,
+} from '../secret-columns.js';
 import {
   HISTORY_LIMIT,
   type AttemptRecord,
@@ -43,6 +52,8 @@ export interface PostgresStoreOptions {
   /** The schema Herald's tables live in; created when missing. */
   schema: string;
   poolSize?: number;
+  /** Encrypts webhook secrets at rest; every process on one database needs the same key. */
+  secrets: SecretBox;
 }
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -76,6 +87,7 @@ export class PostgresStore implements Store {
     const store = new PostgresStore(pool, options);
     try {
       await store.migrate();
+      await store.protectSecrets();
       await store.notifier.start();
     } catch (error) {
       await pool.end();
@@ -96,6 +108,31 @@ export class PostgresStore implements Store {
         await client.query(POSTGRES_MIGRATIONS[version]);
         await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version + 1, Date.now()]);
       }
+    });
+  }
+
+  /**
+   * Checks the key against the stored check value (the first process to start records it), then
+   * encrypts the secrets of rows written before they were encrypted. Under the migration lock,
+   * so processes starting together agree on one key and encrypt each row once.
+   */
+  private async protectSecrets(): Promise<void> {
+    const secrets = this.options.secrets;
+    await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await client.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [
+        KEY_CHECK_SETTING,
+        newKeyCheck(secrets),
+      ]);
+      const [check] = await this.rows('SELECT value FROM settings WHERE name = $1', [KEY_CHECK_SETTING], client);
+      assertKeyMatches(secrets, check.value as string);
+      const plain = encryptPlainRows(await this.rows('SELECT id, secret, previous_secret FROM webhooks', [], client), secrets);
+      if (plain.length === 0) return;
+      await client.query(
+        `UPDATE webhooks w SET secret = p.secret, previous_secret = p.previous_secret
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS p (id, secret, previous_secret) WHERE w.id = p.id`,
+        [plain.map((row) => row.id), plain.map((row) => row.secret), plain.map((row) => row.previousSecret)],
+      );
     });
   }
 
@@ -135,19 +172,34 @@ export class PostgresStore implements Store {
   }
 
   async insertToken(token: TokenRecord & { tokenHash: string }): Promise<void> {
-    await this.pool.query('INSERT INTO tokens (id, token_hash, name, role, created_at) VALUES ($1, $2, $3, $4, $5)', [
-      token.id,
-      token.tokenHash,
-      token.name,
-      token.role,
-      token.createdAt,
-    ]);
+    await this.pool.query(
+      `INSERT INTO tokens (id, token_hash, name, role, tenant_id, project_id, created_at, expires_at, revoked_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [token.id, token.tokenHash, token.name, token.role, token.tenantId, token.projectId, token.createdAt, token.expiresAt, token.revokedAt],
+    );
   }
 
   async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
     const [row] = await this.rows('SELECT * FROM tokens WHERE token_hash = $1', [tokenHash]);
-    if (!row) return null;
-    return { id: row.id as string, name: row.name as string | null, role: row.role as 'admin', createdAt: row.created_at as number };
+    return row ? toToken(row) : null;
+  }
+
+  async getToken(id: string): Promise<TokenRecord | null> {
+    const [row] = await this.rows('SELECT * FROM tokens WHERE id = $1', [id]);
+    return row ? toToken(row) : null;
+  }
+
+  async listTokens(filter: { tenantId?: string }): Promise<TokenRecord[]> {
+    const rows =
+      filter.tenantId === undefined
+        ? await this.rows('SELECT * FROM tokens ORDER BY id DESC')
+        : await this.rows('SELECT * FROM tokens WHERE tenant_id = $1 ORDER BY id DESC', [filter.tenantId]);
+    return rows.map(toToken);
+  }
+
+  async revokeToken(id: string, now: number): Promise<boolean> {
+    const result = await this.pool.query('UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [now, id]);
+    return result.rowCount === 1;
   }
 
   // ---- event types ----
@@ -193,7 +245,7 @@ export class PostgresStore implements Store {
           webhook.id,
           webhook.name,
           webhook.url,
-          webhook.secret,
+          this.options.secrets.encrypt(webhook.secret),
           webhook.tenantId,
           webhook.projectId,
           webhook.method,
@@ -241,6 +293,7 @@ export class PostgresStore implements Store {
       params.push(patch[field]);
       assignments.push(`${column} = $${params.length}`);
     }
+    assignments.push(...secretAssignments(this.options.secrets, patch, now, (value) => `$${params.push(value)}`));
     const updated = await this.transaction(async (client) => {
       const result = await client.query(`UPDATE webhooks SET ${assignments.join(', ')} WHERE id = $1`, params);
       if (result.rowCount === 0) return false;
@@ -392,26 +445,31 @@ export class PostgresStore implements Store {
         request.now + request.leaseMs,
       ],
     );
-    return claimed.length === 0 ? [] : this.hydrateClaims(claimed);
+    return claimed.length === 0 ? [] : this.hydrateClaims(claimed, request.now);
   }
 
-  /** Adds the event bodies and webhook settings, each read once per claim batch. */
-  private async hydrateClaims(claimed: Row[]): Promise<ClaimedDelivery[]> {
+  /** Adds the event bodies and webhook settings, each read (and its secrets decrypted) once per
+   * claim batch. */
+  private async hydrateClaims(claimed: Row[], now: number): Promise<ClaimedDelivery[]> {
     const webhookIds = [...new Set(claimed.map((row) => row.webhook_id as string))];
     const eventIds = [...new Set(claimed.map((row) => row.event_id as string))];
     const [targets, bodies] = await Promise.all([
+      // The previous secret only while its grace period runs at the claim's time.
       this.rows(
-        'SELECT id, url, method, content_type, max_attempts, secret, base64_ca, proxy_url FROM webhooks WHERE id = ANY ($1::text[])',
-        [webhookIds],
+        `SELECT id, url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
+           CASE WHEN previous_secret_expires_at > $2 THEN previous_secret END AS previous_secret
+         FROM webhooks WHERE id = ANY ($1::text[])`,
+        [webhookIds, now],
       ),
       this.rows('SELECT id, body FROM events WHERE id = ANY ($1::text[])', [eventIds]),
     ]);
-    const targetById = new Map(targets.map((row) => [row.id as string, row]));
+    const targetById = new Map(targets.map((row) => [row.id as string, this.toTarget(row)]));
     const bodyById = new Map(bodies.map((row) => [row.id as string, row.body as string]));
     return claimed.flatMap((row) => {
       const target = targetById.get(row.webhook_id as string);
       const body = bodyById.get(row.event_id as string);
-      if (!target || body === undefined) return []; // deleted since the claim
+      // Deleted since the claim, or secrets that cannot be decrypted (see claimSecrets).
+      if (!target || body === undefined) return [];
       return [
         {
           id: row.id as string,
@@ -419,19 +477,25 @@ export class PostgresStore implements Store {
           eventName: row.event_name as string,
           attemptsMade: row.attempts as number,
           body,
-          webhook: {
-            id: target.id as string,
-            url: target.url as string,
-            method: target.method as WebhookMethod,
-            contentType: target.content_type as string,
-            maxAttempts: target.max_attempts as number,
-            secret: target.secret as string,
-            base64CA: target.base64_ca as string | null,
-            proxyUrl: target.proxy_url as string | null,
-          },
+          webhook: target,
         },
       ];
     });
+  }
+
+  private toTarget(row: Row): ClaimedDelivery['webhook'] | null {
+    const secrets = claimSecrets(this.options.secrets, row);
+    if (!secrets) return null;
+    return {
+      ...secrets,
+      id: row.id as string,
+      url: row.url as string,
+      method: row.method as WebhookMethod,
+      contentType: row.content_type as string,
+      maxAttempts: row.max_attempts as number,
+      base64CA: row.base64_ca as string | null,
+      proxyUrl: row.proxy_url as string | null,
+    };
   }
 
   async recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void> {
@@ -550,12 +614,21 @@ export class PostgresStore implements Store {
       [cutoff],
     );
     await this.pool.query('DELETE FROM idempotency_keys WHERE created_at < $1', [cutoff]);
+    // A rotated-out secret is not kept a moment longer than it is used. In a transaction for its
+    // retry: these row locks are not taken in id order, so a deadlock is possible if rare.
+    await this.transaction((client) =>
+      client.query(
+        'UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= $1',
+        [now],
+      ),
+    );
   }
 
   async exportSnapshot(): Promise<Snapshot> {
     const webhooks = (await this.rows(`SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w ORDER BY w.id`)).map((row) => ({
       ...withoutLastEvent(toWebhook(row)),
-      secret: row.secret as string,
+      // Plain secrets: the file is for another installation, which encrypts them with its own key.
+      secret: this.options.secrets.decrypt(row.secret as string),
     }));
     const tokens = (await this.rows('SELECT * FROM tokens ORDER BY id')).map(toTokenExport);
     return newSnapshot({ webhooks, eventTypes: await this.listCustomEventTypes(), tokens });
@@ -571,7 +644,6 @@ const EVENTS_OF_WEBHOOK = `ARRAY(SELECT event_name FROM webhook_events WHERE web
 const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
   ['name', 'name'],
   ['url', 'url'],
-  ['secret', 'secret'],
   ['tenantId', 'tenant_id'],
   ['projectId', 'project_id'],
   ['method', 'method'],

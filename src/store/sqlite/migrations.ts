@@ -115,4 +115,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE webhooks ADD COLUMN previous_secret TEXT;
   ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at INTEGER;
   `,
+  // Webhook secrets encrypted at rest: the installation's own values, such as the check value
+  // that tells at start-up whether the configured key is the one the secrets were encrypted with.
+  `
+  CREATE TABLE settings (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+  );
+  `,
 ];

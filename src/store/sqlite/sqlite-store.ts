@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId } from '../../core/ids.js';
+import type { SecretBox } from '../../core/secret-box.js';
 import type { DeliveryStatus, WebhookMethod, WebhookWithSecret } from '../../core/types.js';
 import {
   HISTORY_LIMIT,
@@ -21,8 +22,16 @@ import {
   type WebhookListFilter,
   type WebhookPatch,
 } from '../types.js';
-import { toDeliveryError, toDeliverySummary, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
+import { toDeliveryError, toDeliverySummary, toToken, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
 import { newSnapshot, type Snapshot } from '../snapshot.js';
+import {
+  KEY_CHECK_SETTING,
+  assertKeyMatches,
+  claimSecrets,
+  encryptPlainRows,
+  newKeyCheck,
+  secretAssignments,
+} from '../secret-columns.js';
 import { CLAIM_SCAN_FACTOR, HISTORY_PRUNE_MARGIN } from '../tuning.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -41,22 +50,28 @@ export class SqliteStore implements Store {
   private constructor(
     private readonly dataDir: string | null,
     db: Database.Database,
+    private readonly secrets: SecretBox,
   ) {
     this.db = db;
   }
 
-  /** Opens (creating when needed) `herald.db` in `dataDir`, takes the folder's lock and migrates. */
-  static async open(dataDir: string): Promise<SqliteStore> {
+  /** Opens (creating when needed) `herald.db` in `dataDir`, takes the folder's lock, migrates,
+   * and checks that `secrets` holds the key the stored webhook secrets were encrypted with. */
+  static async open(dataDir: string, secrets: SecretBox): Promise<SqliteStore> {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     acquireDataDirLock(dataDir);
+    let db: Database.Database | null = null;
     try {
-      const db = new Database(path.join(dataDir, 'herald.db'));
-      const store = new SqliteStore(dataDir, db);
+      db = new Database(path.join(dataDir, 'herald.db'));
+      const store = new SqliteStore(dataDir, db, secrets);
       store.configure();
       await store.migrate();
+      store.protectSecrets();
       store.releaseAllClaims();
       return store;
     } catch (error) {
+      // A refused key, say: the file must not stay open behind the released lock.
+      db?.close();
       releaseDataDirLock(dataDir);
       throw error;
     }
@@ -93,6 +108,27 @@ export class SqliteStore implements Store {
     return this.statements;
   }
 
+  /** Checks the key against the stored check value (recording one on the first start), then
+   * encrypts the secrets of rows written before they were encrypted; a second run finds none. */
+  private protectSecrets(): void {
+    const encrypted = this.db.transaction(() => {
+      const check = this.db.prepare('SELECT value FROM settings WHERE name = ?').get(KEY_CHECK_SETTING) as Row | undefined;
+      if (check) assertKeyMatches(this.secrets, check.value as string);
+      else this.db.prepare('INSERT INTO settings (name, value) VALUES (?, ?)').run(KEY_CHECK_SETTING, newKeyCheck(this.secrets));
+      const rows = this.db.prepare('SELECT id, secret, previous_secret FROM webhooks').all() as Row[];
+      const update = this.db.prepare('UPDATE webhooks SET secret = @secret, previous_secret = @previousSecret WHERE id = @id');
+      const plain = encryptPlainRows(rows, this.secrets);
+      for (const row of plain) update.run(row);
+      return plain.length;
+    }).immediate();
+    // The plain text stays behind in freed pages and in the WAL until they are rewritten: once,
+    // on the start that encrypted it, the file is rebuilt and the WAL emptied.
+    if (encrypted > 0) {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+  }
+
   /** Only this process uses the file (the lock says so), so every claim left is a dead run's. */
   private releaseAllClaims(): void {
     this.db
@@ -107,24 +143,28 @@ export class SqliteStore implements Store {
   }
 
   async insertToken(token: TokenRecord & { tokenHash: string }): Promise<void> {
-    this.sql.insertToken.run({
-      id: token.id,
-      tokenHash: token.tokenHash,
-      name: token.name,
-      role: token.role,
-      createdAt: token.createdAt,
-    });
+    this.sql.insertToken.run(tokenParams(token));
   }
 
   async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
     const row = this.sql.findTokenByHash.get(tokenHash) as Row | undefined;
-    if (!row) return null;
-    return {
-      id: row.id as string,
-      name: row.name as string | null,
-      role: row.role as 'admin',
-      createdAt: row.created_at as number,
-    };
+    return row ? toToken(row) : null;
+  }
+
+  async getToken(id: string): Promise<TokenRecord | null> {
+    const row = this.sql.getToken.get(id) as Row | undefined;
+    return row ? toToken(row) : null;
+  }
+
+  async listTokens(filter: { tenantId?: string }): Promise<TokenRecord[]> {
+    const rows = (filter.tenantId === undefined
+      ? this.sql.listTokens.all()
+      : this.sql.listTenantTokens.all(filter.tenantId)) as Row[];
+    return rows.map(toToken);
+  }
+
+  async revokeToken(id: string, now: number): Promise<boolean> {
+    return this.sql.revokeToken.run(now, id).changes === 1;
   }
 
   // ---- event types ----
@@ -157,7 +197,7 @@ export class SqliteStore implements Store {
 
   async insertWebhook(webhook: WebhookWithSecret): Promise<void> {
     this.db.transaction(() => {
-      this.sql.insertWebhook.run(webhookParams(webhook));
+      this.sql.insertWebhook.run({ ...webhookParams(webhook), secret: this.secrets.encrypt(webhook.secret) });
       this.replaceSubscriptions(webhook.id, webhook.events);
     })();
   }
@@ -203,6 +243,12 @@ export class SqliteStore implements Store {
       const value = patch[field];
       params[field] = typeof value === 'boolean' ? Number(value) : value;
     }
+    const bind = (value: unknown) => {
+      const name = `secret${Object.keys(params).length}`;
+      params[name] = value;
+      return `@${name}`;
+    };
+    assignments.push(...secretAssignments(this.secrets, patch, now, bind));
     const updated = this.db.transaction(() => {
       const result = this.db.prepare(`UPDATE webhooks SET ${assignments.join(', ')} WHERE id = @id`).run(params);
       if (result.changes === 0) return false;
@@ -302,17 +348,17 @@ export class SqliteStore implements Store {
         busy: JSON.stringify(busy),
       }) as Row[],
     ).immediate();
-    return this.hydrateClaims(claimed);
+    return this.hydrateClaims(claimed, request.now);
   }
 
   /** Adds the event bodies and webhook settings, each read once per claim batch. */
-  private hydrateClaims(rows: Row[]): ClaimedDelivery[] {
+  private hydrateClaims(rows: Row[], now: number): ClaimedDelivery[] {
     const webhooks = new Map<string, ClaimedDelivery['webhook'] | null>();
     const bodies = new Map<string, string>();
     const claimed: ClaimedDelivery[] = [];
     for (const row of rows) {
       const webhookId = row.webhook_id as string;
-      if (!webhooks.has(webhookId)) webhooks.set(webhookId, this.readTarget(webhookId));
+      if (!webhooks.has(webhookId)) webhooks.set(webhookId, this.readTarget(webhookId, now));
       const webhook = webhooks.get(webhookId);
       const eventId = row.event_id as string;
       if (!bodies.has(eventId)) bodies.set(eventId, (this.sql.getEventBody.get(eventId) as Row).body as string);
@@ -329,16 +375,18 @@ export class SqliteStore implements Store {
     return claimed;
   }
 
-  private readTarget(webhookId: string): ClaimedDelivery['webhook'] | null {
-    const row = this.sql.getTarget.get(webhookId) as Row | undefined;
-    if (!row) return null;
+  /** Null when the webhook is gone, or its secrets cannot be decrypted (see claimSecrets). */
+  private readTarget(webhookId: string, now: number): ClaimedDelivery['webhook'] | null {
+    const row = this.sql.getTarget.get({ id: webhookId, now }) as Row | undefined;
+    const secrets = row && claimSecrets(this.secrets, row);
+    if (!row || !secrets) return null;
     return {
+      ...secrets,
       id: webhookId,
       url: row.url as string,
       method: row.method as WebhookMethod,
       contentType: row.content_type as string,
       maxAttempts: row.max_attempts as number,
-      secret: row.secret as string,
       base64CA: row.base64_ca as string | null,
       proxyUrl: row.proxy_url as string | null,
     };
@@ -443,12 +491,14 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.sql.deleteOrphanEvents.run(cutoff);
       this.sql.deleteOldIdempotencyKeys.run(cutoff);
+      this.sql.dropExpiredPreviousSecrets.run(now);
     })();
   }
 
   async exportSnapshot(): Promise<Snapshot> {
     const webhooks = (this.db.prepare(`SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w ORDER BY w.id`).all() as Row[]).map(
-      (row) => ({ ...withoutLastEvent(toWebhook(row)), secret: row.secret as string }),
+      // Plain secrets: the file is for another installation, which encrypts them with its own key.
+      (row) => ({ ...withoutLastEvent(toWebhook(row)), secret: this.secrets.decrypt(row.secret as string) }),
     );
     const tokens = (this.db.prepare('SELECT * FROM tokens ORDER BY id').all() as Row[]).map(toTokenExport);
     return newSnapshot({ webhooks, eventTypes: await this.listCustomEventTypes(), tokens });
@@ -472,7 +522,6 @@ const EVENTS_OF_WEBHOOK = `(SELECT json_group_array(event_name) FROM
 const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
   ['name', 'name'],
   ['url', 'url'],
-  ['secret', 'secret'],
   ['tenantId', 'tenant_id'],
   ['projectId', 'project_id'],
   ['method', 'method'],
@@ -486,10 +535,14 @@ const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
 function prepareStatements(db: Database.Database) {
   return {
     countTokens: db.prepare('SELECT count(*) AS n FROM tokens'),
-    insertToken: db.prepare(
-      'INSERT INTO tokens (id, token_hash, name, role, created_at) VALUES (@id, @tokenHash, @name, @role, @createdAt)',
-    ),
+    insertToken: db.prepare(`INSERT INTO tokens
+      (id, token_hash, name, role, tenant_id, project_id, created_at, expires_at, revoked_at)
+      VALUES (@id, @tokenHash, @name, @role, @tenantId, @projectId, @createdAt, @expiresAt, @revokedAt)`),
     findTokenByHash: db.prepare('SELECT * FROM tokens WHERE token_hash = ?'),
+    getToken: db.prepare('SELECT * FROM tokens WHERE id = ?'),
+    listTokens: db.prepare('SELECT * FROM tokens ORDER BY id DESC'),
+    listTenantTokens: db.prepare('SELECT * FROM tokens WHERE tenant_id = ? ORDER BY id DESC'),
+    revokeToken: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     listEventTypes: db.prepare('SELECT * FROM event_types ORDER BY name'),
     insertEventType: db.prepare(`INSERT OR IGNORE INTO event_types
       (name, description, schema, tenant_pointer, project_pointer, created_at)
@@ -548,9 +601,10 @@ function prepareStatements(db: Database.Database) {
       UPDATE deliveries SET claimed_by = @workerId, next_attempt_at = @leaseUntil
       WHERE seq IN (SELECT seq FROM chosen)
       RETURNING id, webhook_id, event_id, event_name, attempts`),
-    getTarget: db.prepare(
-      'SELECT url, method, content_type, max_attempts, secret, base64_ca, proxy_url FROM webhooks WHERE id = ?',
-    ),
+    // The previous secret only while its grace period runs at the claim's time.
+    getTarget: db.prepare(`SELECT url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
+        CASE WHEN previous_secret_expires_at > @now THEN previous_secret END AS previous_secret
+      FROM webhooks WHERE id = @id`),
     getEventBody: db.prepare('SELECT body FROM events WHERE id = ?'),
     completeAttempt: db.prepare(`UPDATE deliveries SET
         status = @status, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, claimed_by = NULL,
@@ -577,6 +631,23 @@ function prepareStatements(db: Database.Database) {
     deleteOrphanEvents: db.prepare(`DELETE FROM events WHERE created_at < ?
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`),
     deleteOldIdempotencyKeys: db.prepare('DELETE FROM idempotency_keys WHERE created_at < ?'),
+    // A rotated-out secret is not kept a moment longer than it is used.
+    dropExpiredPreviousSecrets: db.prepare(`UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL
+      WHERE previous_secret_expires_at <= ?`),
+  };
+}
+
+function tokenParams(token: TokenRecord & { tokenHash: string }): Record<string, unknown> {
+  return {
+    id: token.id,
+    tokenHash: token.tokenHash,
+    name: token.name,
+    role: token.role,
+    tenantId: token.tenantId,
+    projectId: token.projectId,
+    createdAt: token.createdAt,
+    expiresAt: token.expiresAt,
+    revokedAt: token.revokedAt,
   };
 }
 

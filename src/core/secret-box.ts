@@ -1,0 +1,73 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+/**
+ * Webhook secrets at rest: AES-256-GCM under one installation key. The stored text names its
+ * format (`v1.<iv>.<tag>.<ciphertext>`, base64 parts), so a later format or key scheme can sit
+ * beside this one and plain rows written before encryption are told apart.
+ */
+
+export const SECRET_KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const VERSION = 'v1';
+const BASE64 = '[A-Za-z0-9+/]*={0,2}';
+// Exact lengths for the IV (12 bytes) and tag (16 bytes): a plain secret that merely starts
+// with "v1." is not mistaken for an encrypted one.
+const ENCRYPTED = new RegExp(`^${VERSION}\\.[A-Za-z0-9+/]{16}\\.[A-Za-z0-9+/]{22}==\\.${BASE64}$`);
+
+/** True when `text` has the shape `SecretBox.encrypt` produces (not whether it decrypts). */
+export function isEncrypted(text: string): boolean {
+  return ENCRYPTED.test(text);
+}
+
+/** Thrown when a stored value cannot be decrypted; never carries the value or the key. */
+export class SecretDecryptionError extends Error {
+  override name = 'SecretDecryptionError';
+}
+
+export class SecretBox {
+  readonly #key: Buffer;
+
+  /** `source` says where the key came from (a variable or file name), for error messages. */
+  constructor(
+    key: Buffer,
+    readonly source = 'the encryption key',
+  ) {
+    if (key.length !== SECRET_KEY_BYTES) throw new Error(`an encryption key must be ${SECRET_KEY_BYTES} bytes`);
+    // A private copy: the caller's buffer may be reused or wiped.
+    this.#key = Buffer.from(key);
+  }
+
+  /** A fresh random IV every time, so the same secret never encrypts to the same text twice. */
+  encrypt(plain: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    const parts = [iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64'));
+    return [VERSION, ...parts].join('.');
+  }
+
+  /** Checks the tag before returning anything: a wrong key or a changed byte both throw. */
+  decrypt(text: string): string {
+    if (!isEncrypted(text)) throw new SecretDecryptionError('the stored secret is not in the encrypted v1 format');
+    const [, iv, tag, ciphertext] = text.split('.').map((part) => Buffer.from(part, 'base64'));
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, iv, { authTagLength: TAG_BYTES });
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+    } catch {
+      throw new SecretDecryptionError(
+        `a stored secret cannot be decrypted with ${this.source}: the key is not the one it was encrypted with, or the value is damaged`,
+      );
+    }
+  }
+
+  isEncrypted(text: string): boolean {
+    return isEncrypted(text);
+  }
+
+  /** Plain text is encrypted; text that is encrypted already is kept as it is. */
+  encryptIfPlain(text: string): string {
+    return isEncrypted(text) ? text : this.encrypt(text);
+  }
+}
