@@ -115,7 +115,8 @@ async function withConfiguredStore<T>(work: (store: Store) => Promise<T>): Promi
 /** Every command that opens the database needs the key of its webhook secrets: the import
  * encrypts them with it, the export decrypts them, migrate encrypts rows stored in plain text. */
 function openConfiguredStore(config: HeraldConfig) {
-  return openStore(config, loadSecretBox(config));
+  // These commands are short: they may run beside a Herald that serves from the same folder.
+  return openStore(config, loadSecretBox(config), { shared: true });
 }
 
 function loadConfigOrExit() {

@@ -7,6 +7,8 @@ import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.j
 const CLAIM_BATCH_SIZE = 100;
 /** An idle dispatcher looks at the store at least this often, to pick up claims that lapsed. */
 const IDLE_POLL_MS = 1_000;
+/** How long the loop waits after the store failed before it tries again. */
+const STORE_ERROR_BACKOFF_MS = 1_000;
 /** A claim lapses this long after the request's own timeout, then another process may take
  * it: long enough to write the outcome after the last byte, short enough that a dead process's
  * deliveries are not held up for long. */
@@ -91,14 +93,27 @@ export class Dispatcher {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      const free = this.options.maxInFlight - this.inFlight.size;
-      const wanted = Math.min(free, CLAIM_BATCH_SIZE);
-      this.lastLookAt = this.clock();
-      const claimed = wanted > 0 ? await this.claim(wanted) : [];
-      for (const delivery of claimed) this.launch(delivery);
-      if (wanted > 0 && claimed.length === wanted) continue; // more may be due right now
-      await this.sleep();
+      try {
+        if (await this.claimAndLaunch()) continue; // more may be due right now
+        await this.sleep();
+      } catch (error) {
+        // The database may be restarting or briefly unreachable: nothing is lost (the work
+        // is in the store), so wait a moment and look again rather than stop delivering.
+        this.options.logger.error({ err: error }, 'the store failed; the delivery loop retries shortly');
+        await this.pause(STORE_ERROR_BACKOFF_MS);
+      }
     }
+  }
+
+  /** Claims what fits in the free slots and starts it; true when the batch was full. */
+  private async claimAndLaunch(): Promise<boolean> {
+    await this.flushRecords(); // outcomes a failed write left behind go first
+    const free = this.options.maxInFlight - this.inFlight.size;
+    const wanted = Math.min(free, CLAIM_BATCH_SIZE);
+    this.lastLookAt = this.clock();
+    const claimed = wanted > 0 ? await this.claim(wanted) : [];
+    for (const delivery of claimed) this.launch(delivery);
+    return wanted > 0 && claimed.length === wanted;
   }
 
   private claim(limit: number): Promise<ClaimedDelivery[]> {
@@ -131,15 +146,20 @@ export class Dispatcher {
       this.nudged = false;
       return;
     }
+    await this.pause(delay);
+    this.nudged = false;
+  }
+
+  /** Waits `ms`, or less when nudged (new work, a free slot, or stop). */
+  private async pause(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delay);
+      const timer = setTimeout(resolve, ms);
       this.wakeUp = () => {
         clearTimeout(timer);
         resolve();
       };
     });
     this.wakeUp = null;
-    this.nudged = false;
   }
 
   private saturatedWebhooks(): string[] {
@@ -200,9 +220,17 @@ export class Dispatcher {
     while (this.flushing) await this.flushing;
     if (this.unrecorded.length === 0) return;
     const batch = this.unrecorded.splice(0);
-    this.flushing = this.options.store.recordAttempts(this.options.workerId, batch).finally(() => {
-      this.flushing = null;
-    });
+    this.flushing = this.options.store
+      .recordAttempts(this.options.workerId, batch)
+      .catch((error: unknown) => {
+        // Kept for the next flush; if this process dies first, the claims lapse and the
+        // deliveries are sent again: at least once either way.
+        this.unrecorded.unshift(...batch);
+        throw error;
+      })
+      .finally(() => {
+        this.flushing = null;
+      });
     await this.flushing;
   }
 

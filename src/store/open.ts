@@ -5,13 +5,15 @@ import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
 /** The store the configuration names: PostgreSQL when HERALD_DATABASE_URL is set, else SQLite.
- * `secrets` encrypts webhook secrets at rest (see encryption-key.ts for where its key comes from). */
+ * `secrets` encrypts webhook secrets at rest (see encryption-key.ts for where its key comes from).
+ * `shared`: a short command beside a running Herald (see SqliteStore.open). */
 export async function openStore(
   config: Pick<HeraldConfig, 'databaseUrl' | 'databaseSchema' | 'dataDir'>,
   secrets: SecretBox,
+  options: { shared?: boolean } = {},
 ): Promise<Store> {
   if (config.databaseUrl) {
     return PostgresStore.open({ connectionString: config.databaseUrl, schema: config.databaseSchema, secrets });
   }
-  return SqliteStore.open(config.dataDir, secrets);
+  return SqliteStore.open(config.dataDir, secrets, options);
 }

@@ -55,11 +55,15 @@ export class SqliteStore implements Store {
     this.db = db;
   }
 
-  /** Opens (creating when needed) `herald.db` in `dataDir`, takes the folder's lock, migrates,
-   * and checks that `secrets` holds the key the stored webhook secrets were encrypted with. */
-  static async open(dataDir: string, secrets: SecretBox): Promise<SqliteStore> {
+  /**
+   * Opens (creating when needed) `herald.db` in `dataDir`, takes the folder's lock, migrates,
+   * and checks that `secrets` holds the key the stored webhook secrets were encrypted with.
+   * `shared` is for short commands (tokens, export) beside a running Herald: no lock, and the
+   * claims of the running dispatcher are left alone.
+   */
+  static async open(dataDir: string, secrets: SecretBox, options: { shared?: boolean } = {}): Promise<SqliteStore> {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    acquireDataDirLock(dataDir);
+    if (!options.shared) acquireDataDirLock(dataDir);
     let db: Database.Database | null = null;
     try {
       db = new Database(path.join(dataDir, 'herald.db'));
@@ -67,7 +71,7 @@ export class SqliteStore implements Store {
       store.configure();
       await store.migrate();
       store.protectSecrets();
-      store.releaseAllClaims();
+      if (!options.shared) store.releaseAllClaims();
       return store;
     } catch (error) {
       // A refused key, say: the file must not stay open behind the released lock.
