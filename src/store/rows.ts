@@ -1,5 +1,6 @@
 import type { DeliveryError, DeliveryStatus, Webhook, WebhookMethod } from '../core/types.js';
-import type { DeliverySummary, StoredWebhook, TokenRecord } from './types.js';
+import type { EventTypeDefinition } from '../core/catalog.js';
+import type { DeliveryDetail, DeliverySummary, StoredWebhook, TokenRecord, WebhookPatch } from './types.js';
 
 /** Both stores use the same column names; these turn a row of either into domain objects. */
 export type Row = Record<string, unknown>;
@@ -77,4 +78,47 @@ export function toToken(row: Row): TokenRecord {
 
 export function toTokenExport(row: Row): TokenRecord & { tokenHash: string } {
   return { ...toToken(row), tokenHash: row.token_hash as string };
+}
+
+/** Webhook fields a PATCH may change, with their column (the secret has its own path). */
+export const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
+  ['name', 'name'],
+  ['url', 'url'],
+  ['tenantId', 'tenant_id'],
+  ['projectId', 'project_id'],
+  ['method', 'method'],
+  ['contentType', 'content_type'],
+  ['maxAttempts', 'max_attempts'],
+  ['active', 'active'],
+  ['base64CA', 'base64_ca'],
+  ['proxyUrl', 'proxy_url'],
+];
+
+export function toEventType(row: Row): EventTypeDefinition {
+  return {
+    name: row.name as string,
+    description: row.description as string,
+    schema: JSON.parse(row.schema as string) as Record<string, unknown>,
+    tenantIdPointer: row.tenant_pointer as string,
+    projectIdPointer: row.project_pointer as string,
+    aliases: [],
+    builtin: false,
+  };
+}
+
+/** A delivery row joined with its event's body, and its attempt rows. */
+export function toDeliveryDetail(row: Row, attempts: Row[]): DeliveryDetail {
+  return {
+    ...toDeliverySummary(row),
+    requestBody: row.body as string,
+    requestHeaders: row.request_headers ? (JSON.parse(row.request_headers as string) as Record<string, string>) : null,
+    responseBody: row.response_body as string | null,
+    attemptLog: attempts.map((attempt) => ({
+      attempt: attempt.attempt_number as number,
+      startedAt: attempt.started_at as number,
+      durationMs: attempt.duration_ms as number,
+      statusCode: attempt.status_code as number | null,
+      error: toDeliveryError(attempt),
+    })),
+  };
 }

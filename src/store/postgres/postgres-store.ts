@@ -3,7 +3,17 @@ import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId } from '../../core/ids.js';
 import type { SecretBox } from '../../core/secret-box.js';
 import type { WebhookMethod, WebhookWithSecret } from '../../core/types.js';
-import { toDeliveryError, toDeliverySummary, toToken, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
+import {
+  PATCHABLE_COLUMNS,
+  toDeliveryDetail,
+  toDeliverySummary,
+  toEventType,
+  toToken,
+  toTokenExport,
+  toWebhook,
+  withoutLastEvent,
+  type Row,
+} from '../rows.js';
 import { newSnapshot, type Snapshot } from '../snapshot.js';
 import {
   KEY_CHECK_SETTING,
@@ -206,15 +216,7 @@ export class PostgresStore implements Store {
 
   async listCustomEventTypes(): Promise<EventTypeDefinition[]> {
     const rows = await this.rows('SELECT * FROM event_types ORDER BY name');
-    return rows.map((row) => ({
-      name: row.name as string,
-      description: row.description as string,
-      schema: JSON.parse(row.schema as string) as Record<string, unknown>,
-      tenantIdPointer: row.tenant_pointer as string,
-      projectIdPointer: row.project_pointer as string,
-      aliases: [],
-      builtin: false,
-    }));
+    return rows.map(toEventType);
   }
 
   async insertEventType(definition: EventTypeDefinition, now: number): Promise<boolean> {
@@ -592,19 +594,7 @@ export class PostgresStore implements Store {
     );
     if (!row) return null;
     const attempts = await this.rows('SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number', [deliveryId]);
-    return {
-      ...toDeliverySummary(row),
-      requestBody: row.body as string,
-      requestHeaders: row.request_headers ? (JSON.parse(row.request_headers as string) as Record<string, string>) : null,
-      responseBody: row.response_body as string | null,
-      attemptLog: attempts.map((attempt) => ({
-        attempt: attempt.attempt_number as number,
-        startedAt: attempt.started_at as number,
-        durationMs: attempt.duration_ms as number,
-        statusCode: attempt.status_code as number | null,
-        error: toDeliveryError(attempt),
-      })),
-    };
+    return toDeliveryDetail(row, attempts);
   }
 
   async pruneOrphans(now: number, olderThanMs: number): Promise<void> {
@@ -640,19 +630,6 @@ export class PostgresStore implements Store {
 }
 
 const EVENTS_OF_WEBHOOK = `ARRAY(SELECT event_name FROM webhook_events WHERE webhook_id = w.id ORDER BY event_name) AS events`;
-
-const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
-  ['name', 'name'],
-  ['url', 'url'],
-  ['tenantId', 'tenant_id'],
-  ['projectId', 'project_id'],
-  ['method', 'method'],
-  ['contentType', 'content_type'],
-  ['maxAttempts', 'max_attempts'],
-  ['active', 'active'],
-  ['base64CA', 'base64_ca'],
-  ['proxyUrl', 'proxy_url'],
-];
 
 async function replaceSubscriptions(client: Queryable, webhookId: string, events: string[]): Promise<void> {
   await client.query('DELETE FROM webhook_events WHERE webhook_id = $1', [webhookId]);

@@ -22,7 +22,17 @@ import {
   type WebhookListFilter,
   type WebhookPatch,
 } from '../types.js';
-import { toDeliveryError, toDeliverySummary, toToken, toTokenExport, toWebhook, withoutLastEvent, type Row } from '../rows.js';
+import {
+  PATCHABLE_COLUMNS,
+  toDeliveryDetail,
+  toDeliverySummary,
+  toEventType,
+  toToken,
+  toTokenExport,
+  toWebhook,
+  withoutLastEvent,
+  type Row,
+} from '../rows.js';
 import { newSnapshot, type Snapshot } from '../snapshot.js';
 import {
   KEY_CHECK_SETTING,
@@ -174,15 +184,7 @@ export class SqliteStore implements Store {
   // ---- event types ----
 
   async listCustomEventTypes(): Promise<EventTypeDefinition[]> {
-    return (this.sql.listEventTypes.all() as Row[]).map((row) => ({
-      name: row.name as string,
-      description: row.description as string,
-      schema: JSON.parse(row.schema as string) as Record<string, unknown>,
-      tenantIdPointer: row.tenant_pointer as string,
-      projectIdPointer: row.project_pointer as string,
-      aliases: [],
-      builtin: false,
-    }));
+    return (this.sql.listEventTypes.all() as Row[]).map(toEventType);
   }
 
   async insertEventType(definition: EventTypeDefinition, now: number): Promise<boolean> {
@@ -475,19 +477,7 @@ export class SqliteStore implements Store {
     const row = this.sql.getDelivery.get(deliveryId, webhookId) as Row | undefined;
     if (!row) return null;
     const attempts = this.sql.listAttempts.all(deliveryId) as Row[];
-    return {
-      ...toDeliverySummary(row),
-      requestBody: row.body as string,
-      requestHeaders: row.request_headers ? (JSON.parse(row.request_headers as string) as Record<string, string>) : null,
-      responseBody: row.response_body as string | null,
-      attemptLog: attempts.map((attempt) => ({
-        attempt: attempt.attempt_number as number,
-        startedAt: attempt.started_at as number,
-        durationMs: attempt.duration_ms as number,
-        statusCode: attempt.status_code as number | null,
-        error: toDeliveryError(attempt),
-      })),
-    };
+    return toDeliveryDetail(row, attempts);
   }
 
   async pruneOrphans(now: number, olderThanMs: number): Promise<void> {
@@ -522,19 +512,6 @@ type Statements = ReturnType<typeof prepareStatements>;
 
 const EVENTS_OF_WEBHOOK = `(SELECT json_group_array(event_name) FROM
   (SELECT event_name FROM webhook_events WHERE webhook_id = w.id ORDER BY event_name)) AS events`;
-
-const PATCHABLE_COLUMNS: ReadonlyArray<[keyof WebhookPatch, string]> = [
-  ['name', 'name'],
-  ['url', 'url'],
-  ['tenantId', 'tenant_id'],
-  ['projectId', 'project_id'],
-  ['method', 'method'],
-  ['contentType', 'content_type'],
-  ['maxAttempts', 'max_attempts'],
-  ['active', 'active'],
-  ['base64CA', 'base64_ca'],
-  ['proxyUrl', 'proxy_url'],
-];
 
 function prepareStatements(db: Database.Database) {
   return {
