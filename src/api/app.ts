@@ -14,13 +14,21 @@ import { answerNoRoute, installErrorHandling } from './error-handler.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { eventRoutes } from './routes/events.js';
+import { meRoutes } from './routes/me.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { consolePageFallback, DEFAULT_CONSOLE_DIR, webConsole } from './web-console.js';
 
 /** Largest request body outside the publish route. */
 const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
-export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyInstance {
+export interface ApiOptions {
+  /** The folder the web console was built into; the default is web/dist of this checkout. */
+  consoleDir?: string;
+}
+
+export function buildApi(context: ApiContext, tokens: TokenAuthority, options: ApiOptions = {}): FastifyInstance {
   const { config } = context;
+  const consoleOptions = { distDir: options.consoleDir ?? DEFAULT_CONSOLE_DIR };
   // Answers written outside the hook chain (router and HTTP parser errors) add these themselves.
   const securityHeaders = { ...baseSecurityHeaders({ hsts: config.hsts }), 'cache-control': 'no-store' };
   const app = Fastify({
@@ -45,7 +53,8 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyIn
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  installErrorHandling(app);
+  // Outside /api, a browser asking for a page that is not a route gets the console.
+  installErrorHandling(app, consolePageFallback(consoleOptions));
   // Root-level hooks, so they cover /api, /healthz and every 404 alike.
   installSecurityHeaders(app, { hsts: config.hsts });
   installCors(app, config.corsOrigins);
@@ -57,6 +66,7 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyIn
   app.decorateRequest('principal', null as never);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.register(webConsole(consoleOptions));
 
   app.register(
     async (api) => {
@@ -71,6 +81,7 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority): FastifyIn
       await api.register(eventTypeRoutes(context));
       await api.register(eventRoutes(context));
       await api.register(tokenRoutes(context, tokens));
+      await api.register(meRoutes());
       // Inside the authenticated scope: without a token, which /api routes exist stays unknown.
       api.setNotFoundHandler(answerNoRoute);
     },

@@ -13,14 +13,17 @@ interface ValidationIssue {
  * failures name the field; anything unexpected is logged and answered with a bare 500, so no
  * internals (or secrets inside them) reach a client.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(
+  app: FastifyInstance,
+  notFound: (request: FastifyRequest, reply: FastifyReply) => unknown = answerNoRoute,
+): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const known = toHeraldError(error);
     if (known) return reply.code(known.status).send(known.toBody());
     request.log.error({ err: error, url: request.routeOptions.url }, 'request failed');
     return reply.code(500).send(new HeraldError('internal').toBody());
   });
-  app.setNotFoundHandler(answerNoRoute);
+  app.setNotFoundHandler(notFound);
 }
 
 export function answerNoRoute(request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -239,5 +239,13 @@ export const TokenView = Type.Object({
   active: Type.Boolean(),
 });
 
+/** The caller's own token: its role and reach. */
+export const MeView = Type.Object({
+  role: Type.Union(ROLES.map((role) => Type.Literal(role))),
+  tenantId: Nullable(Type.String()),
+  projectId: Nullable(Type.String()),
+  tokenId: Type.String(),
+});
+
 /** The one response that carries a token: its creation. */
 export const TokenCreatedView = Type.Composite([TokenView, Type.Object({ token: Type.String() })]);

@@ -66,6 +66,7 @@ const ROUTES = apiRoutes();
 
 let receiver: Receiver;
 const clients = {} as Record<RoleName, ApiClient>;
+const tokenIds = {} as Record<RoleName, string>;
 const fixtures = {
   webhooks: {} as Record<FixtureName, string>,
   /** One delivery of each fixture webhook. */
@@ -82,6 +83,7 @@ before(async () => {
     const created = await herald.post('/api/tokens', ROLE_SPECS[role]);
     assert.equal(created.status, 201, JSON.stringify(created.body));
     clients[role] = apiClient(herald.url, created.body.token);
+    tokenIds[role] = created.body.id;
   }
   for (const name of FIXTURE_NAMES) {
     fixtures.webhooks[name] = await createWebhook(SCOPES[name], { url: `${receiver.url}/${name}`, active: true });
@@ -485,6 +487,32 @@ const MATRIX: Record<string, RouteEntry> = {
         async onSuccess(response) {
           assert.deepEqual(response.body, await adminGet('/api/event-types'));
           assert.ok(response.body.data.some((type: { name: string }) => type.name === 'project_created'));
+        },
+      };
+    },
+  },
+
+  'GET /api/me': {
+    targets: ALL,
+    expected: {
+      admin: { any: '200' },
+      company: { any: '200' },
+      project: { any: '200' },
+      publisher: { any: '200' },
+      'publisher-any': { any: '200' },
+    },
+    async prepare(role) {
+      return {
+        method: 'GET',
+        path: '/api/me',
+        async onSuccess(response) {
+          const spec = ROLE_SPECS[role];
+          assert.deepEqual(response.body, {
+            role: spec.role,
+            tenantId: spec.tenantId ?? null,
+            projectId: spec.projectId ?? null,
+            tokenId: tokenIds[role],
+          });
         },
       };
     },

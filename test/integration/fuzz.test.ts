@@ -232,6 +232,7 @@ const SPECS: Record<string, RouteSpec> = {
     query: { kind: 'ignored' },
   },
   'GET /api/tokens': { query: { kind: 'strict', bad: [] } },
+  'GET /api/me': { query: { kind: 'strict', bad: [] } },
   'DELETE /api/tokens/:id': { query: { kind: 'ignored' }, params: { id: () => fixtures.token } },
 };
 
