@@ -115,15 +115,23 @@ export function WebhookModal({ target, onClose, onSaved }: WebhookModalProps) {
     await form.validateFields(['caPem']).catch(() => undefined);
   };
 
+  // Editing usually touches the first step only, so it can be saved from there too.
   const footer =
     step === 0
       ? [
           <Button key="cancel" onClick={onClose}>
             Cancel
           </Button>,
-          <Button key="next" type="primary" onClick={goToAdvanced}>
+          <Button key="next" type={editing ? 'default' : 'primary'} onClick={goToAdvanced}>
             Next
           </Button>,
+          ...(editing
+            ? [
+                <Button key="save" type="primary" onClick={save} loading={saving}>
+                  Save
+                </Button>,
+              ]
+            : []),
         ]
       : [
           <Button key="back" onClick={() => setStep(0)} disabled={saving}>
