@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseRetrySchedule } from './core/retry.js';
+import { parseDuration, parseRetrySchedule } from './core/retry.js';
 import { parseCidr } from './http/address-guard.js';
 
 /**
@@ -23,6 +23,10 @@ export interface HeraldConfig {
   /** Internal ranges (CIDRs) webhooks and proxies may reach while private networks are off. */
   allowedNetworks: string[];
   retryScheduleMs: number[];
+  /** A webhook is set inactive after no success for this long (HERALD_DISABLE_AFTER)... */
+  disableAfterMs: number;
+  /** ...and at least this many deliveries given up on in a row; 0 turns it off. */
+  disableAfterFailures: number;
   deliveryTimeoutMs: number;
   /** Deliveries in flight at once in this process. */
   maxInFlight: number;
@@ -43,6 +47,8 @@ export interface HeraldConfig {
   maxWebhooksPerScope: number;
   /** Largest request head (request line and headers) the API reads; larger ones get a 431. */
   maxHeaderBytes: number;
+  /** Serves /metrics without a token (for a scraper on a trusted network); else it needs an admin token. */
+  metricsPublic: boolean;
 }
 
 export const DEFAULTS = {
@@ -51,6 +57,8 @@ export const DEFAULTS = {
   dataDir: './data',
   databaseSchema: 'herald',
   retrySchedule: '5s,30s,2m,10m,1h',
+  disableAfter: '5d',
+  disableAfterFailures: 10,
   deliveryTimeoutMs: 10_000,
   maxInFlight: 256,
   maxInFlightPerWebhook: 16,
@@ -80,6 +88,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
     allowPrivateNetworks: flag(env, 'HERALD_ALLOW_PRIVATE_NETWORKS'),
     allowedNetworks: allowedNetworks(env),
     retryScheduleMs: retrySchedule(env),
+    disableAfterMs: disableAfter(env),
+    disableAfterFailures: integer(env, 'HERALD_DISABLE_AFTER_FAILURES', DEFAULTS.disableAfterFailures, 0, 1_000_000),
     deliveryTimeoutMs: integer(env, 'HERALD_DELIVERY_TIMEOUT_MS', DEFAULTS.deliveryTimeoutMs, 100, 300_000),
     maxInFlight: integer(env, 'HERALD_MAX_IN_FLIGHT', DEFAULTS.maxInFlight, 1, 10_000),
     maxInFlightPerWebhook: integer(
@@ -102,6 +112,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
     corsOrigins: corsOrigins(env),
     maxWebhooksPerScope: integer(env, 'HERALD_MAX_WEBHOOKS_PER_SCOPE', DEFAULTS.maxWebhooksPerScope, 1, 100_000),
     maxHeaderBytes: integer(env, 'HERALD_MAX_HEADER_BYTES', DEFAULTS.maxHeaderBytes, 1024, 1024 * 1024),
+    metricsPublic: flag(env, 'HERALD_METRICS_PUBLIC'),
   };
 }
 
@@ -173,6 +184,14 @@ function retrySchedule(env: Env): number[] {
     return parseRetrySchedule(env.HERALD_RETRY_SCHEDULE || DEFAULTS.retrySchedule);
   } catch (error) {
     throw new ConfigError(`HERALD_RETRY_SCHEDULE ${(error as Error).message}`);
+  }
+}
+
+function disableAfter(env: Env): number {
+  try {
+    return parseDuration(env.HERALD_DISABLE_AFTER || DEFAULTS.disableAfter);
+  } catch (error) {
+    throw new ConfigError(`HERALD_DISABLE_AFTER ${(error as Error).message}`);
   }
 }
 

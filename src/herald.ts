@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildApi, TokenAuthority } from './api/index.js';
+import { buildApi, HeraldMetrics, TokenAuthority } from './api/index.js';
 import { ConfigError, type HeraldConfig } from './config.js';
 import { EventCatalog } from './core/event-catalog.js';
 import { Dispatcher } from './dispatch/index.js';
@@ -47,8 +47,10 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   try {
     const tokens = new TokenAuthority(store, config.adminToken, clock);
     const createdAdminToken = await tokens.ensureAdminToken();
-    const delivery = role === 'api' ? null : startDelivery(config, store, logger, clock);
-    const api = role === 'worker' ? null : await startApi(config, store, tokens, logger, clock);
+    // One registry per Herald: the dispatcher counts into it, the API's /metrics reads it.
+    const metrics = new HeraldMetrics();
+    const delivery = role === 'api' ? null : startDelivery(config, store, logger, clock, metrics);
+    const api = role === 'worker' ? null : await startApi(config, store, tokens, logger, clock, metrics);
     logger.info({ role, url: api?.url, store: store.kind }, 'herald started');
 
     let stopping: Promise<void> | null = null;
@@ -83,15 +85,16 @@ async function startApi(
   tokens: TokenAuthority,
   logger: Logger,
   clock: () => number,
+  metrics: HeraldMetrics,
 ): Promise<{ server: FastifyInstance; url: string }> {
   const catalog = new EventCatalog(await store.listCustomEventTypes());
-  const server = buildApi({ store, catalog, config, logger, clock }, tokens);
+  const server = buildApi({ store, catalog, config, logger, clock }, tokens, { metrics });
   const address = await server.listen({ port: config.port, host: config.host });
   return { server, url: address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost') };
 }
 
 /** The dispatcher and the store's periodic clean-up. */
-function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock: () => number) {
+function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock: () => number, metrics: HeraldMetrics) {
   // One allow-list for the pre-send check and the connect-time lookup, so the two agree.
   const allowedNetworks = new NetworkAllowList(config.allowedNetworks);
   const agents = new AgentPool({
@@ -109,9 +112,11 @@ function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock
     maxInFlightPerWebhook: config.maxInFlightPerWebhook,
     deliveryTimeoutMs: config.deliveryTimeoutMs,
     retryScheduleMs: config.retryScheduleMs,
+    autoDisable: { afterMs: config.disableAfterMs, afterFailures: config.disableAfterFailures },
     allowPrivateNetworks: config.allowPrivateNetworks,
     allowedNetworks,
     shutdownGraceMs: config.shutdownGraceMs,
+    metrics,
   });
   dispatcher.start();
   const janitor = setInterval(() => {

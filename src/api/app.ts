@@ -12,11 +12,15 @@ import { installRateLimit } from './rate-limit.js';
 import { baseSecurityHeaders, installSecurityHeaders } from './security-headers.js';
 import { answerNoRoute, installErrorHandling } from './error-handler.js';
 import { deliveryRoutes } from './routes/deliveries.js';
+import { operationRoutes } from './routes/operations.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { eventRoutes } from './routes/events.js';
 import { meRoutes } from './routes/me.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { consolePageFallback, DEFAULT_CONSOLE_DIR, webConsole } from './web-console.js';
+import { HeraldMetrics } from './metrics.js';
+import { observabilityRoutes } from './observability.js';
+import { openApiRoutes, registerOpenApi } from './openapi.js';
 
 /** Largest request body outside the publish route. */
 const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -24,6 +28,8 @@ const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export interface ApiOptions {
   /** The folder the web console was built into; the default is web/dist of this checkout. */
   consoleDir?: string;
+  /** The registry /metrics serves, shared with the dispatcher; a fresh one when left out. */
+  metrics?: HeraldMetrics;
 }
 
 export function buildApi(context: ApiContext, tokens: TokenAuthority, options: ApiOptions = {}): FastifyInstance {
@@ -65,7 +71,10 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority, options: A
   installJsonBodyParser(app);
   app.decorateRequest('principal', null as never);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // First, so the OpenAPI document sees every route declared after it.
+  registerOpenApi(app);
+  app.register(observabilityRoutes(context, tokens, options.metrics ?? new HeraldMetrics()));
+  app.register(openApiRoutes());
   app.register(webConsole(consoleOptions));
 
   app.register(
@@ -78,6 +87,7 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority, options: A
       installRateLimit(api, { perMinute: config.rateLimitPerMinute, clock: context.clock });
       await api.register(webhookRoutes(context));
       await api.register(deliveryRoutes(context));
+      await api.register(operationRoutes(context));
       await api.register(eventTypeRoutes(context));
       await api.register(eventRoutes(context));
       await api.register(tokenRoutes(context, tokens));

@@ -87,6 +87,9 @@ export const WebhookView = Type.Object({
   /** While a rotated-out secret still signs beside the new one, when it stops. */
   previousSecretExpiresAt: Nullable(Timestamp),
   lastEvent: Nullable(LastEventView),
+  /** Why Herald set the webhook inactive by itself, and when; null once it is active again. */
+  disabledReason: Nullable(Type.String()),
+  disabledAt: Nullable(Timestamp),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -163,6 +166,8 @@ export const DeliverySummaryView = Type.Object({
   error: DeliveryErrorView,
   nextAttemptAt: Nullable(Timestamp),
   createdAt: Timestamp,
+  /** The delivery this one was queued again from (a resend); null otherwise. */
+  resentFrom: Nullable(Type.String()),
 });
 
 export const DeliveryDetailView = Type.Composite([
@@ -182,6 +187,25 @@ export const DeliveryDetailView = Type.Composite([
     ),
   }),
 ]);
+
+export const TestEventBody = Type.Object(
+  { eventName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+  { additionalProperties: false },
+);
+
+export const ResendFailedBody = Type.Object(
+  {
+    since: Type.String({
+      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})$',
+      maxLength: 40,
+      description: 'ISO 8601 date and time, such as 2026-01-31T12:00:00Z',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const QueuedDeliveryReply = Type.Object({ deliveryId: Type.String() });
+export const QueuedDeliveriesReply = Type.Object({ deliveries: Type.Integer() });
 
 export const DeliveryListQuery = Type.Object(
   {

@@ -29,6 +29,8 @@ export function webhookView(webhook: StoredWebhook): WebhookView {
     hasSecret: true,
     previousSecretExpiresAt: graceEnds !== null && graceEnds > Date.now() ? iso(graceEnds) : null,
     lastEvent: webhook.lastEvent && { ...webhook.lastEvent, dispatchedAt: iso(webhook.lastEvent.dispatchedAt) },
+    disabledReason: webhook.disabledReason,
+    disabledAt: isoOrNull(webhook.disabledAt),
     createdAt: iso(webhook.createdAt),
     updatedAt: iso(webhook.updatedAt),
   };

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { AgentPool, sendRequest, type NetworkAllowList } from '../http/index.js';
-import type { AttemptRecord, ClaimedDelivery, Store } from '../store/index.js';
+import type { AttemptRecord, AutoDisablePolicy, ClaimedDelivery, Store } from '../store/index.js';
+import type { DeliveryMetrics } from './metrics.js';
 import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
 
 /** Deliveries claimed per store round trip. */
@@ -29,6 +30,10 @@ export interface DispatcherOptions {
   shutdownGraceMs: number;
   clock?: () => number;
   random?: () => number;
+  /** When a failing webhook is set inactive by itself; without it, never. */
+  autoDisable?: AutoDisablePolicy;
+  /** Told about every attempt's outcome; optional. */
+  metrics?: DeliveryMetrics;
 }
 
 /**
@@ -211,6 +216,11 @@ export class Dispatcher {
       random: this.options.random,
     });
     this.logAttempt(delivery, judgement, next);
+    this.options.metrics?.attemptFinished({
+      outcome: next.kind === 'gave-up' ? 'gave_up' : next.kind,
+      statusCode: judgement.statusCode,
+      durationMs: outcome.durationMs,
+    });
     this.unrecorded.push(attemptRecord({ delivery, request, outcome, judgement, next, startedAt }));
     await this.flushRecords();
   }
@@ -221,7 +231,7 @@ export class Dispatcher {
     if (this.unrecorded.length === 0) return;
     const batch = this.unrecorded.splice(0);
     this.flushing = this.options.store
-      .recordAttempts(this.options.workerId, batch)
+      .recordAttempts(this.options.workerId, batch, this.options.autoDisable)
       .catch((error: unknown) => {
         // Kept for the next flush; if this process dies first, the claims lapse and the
         // deliveries are sent again: at least once either way.

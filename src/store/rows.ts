@@ -23,6 +23,10 @@ export function toWebhook(row: Row): StoredWebhook {
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
     previousSecretExpiresAt: (row.previous_secret_expires_at as number | null | undefined) ?? null,
+    disabledReason: (row.disabled_reason as string | null | undefined) ?? null,
+    disabledAt: (row.disabled_at as number | null | undefined) ?? null,
+    failingSince: (row.failing_since as number | null | undefined) ?? null,
+    consecutiveFailures: (row.consecutive_failures as number | null | undefined) ?? 0,
     lastEvent:
       row.last_dispatched_at === null
         ? null
@@ -54,12 +58,21 @@ export function toDeliverySummary(row: Row): DeliverySummary {
     error: toDeliveryError(row),
     nextAttemptAt: status === 'pending' ? (row.next_attempt_at as number | null) : null,
     createdAt: row.created_at as number,
+    resentFrom: (row.resent_from as string | null | undefined) ?? null,
   };
 }
 
 /** The settings alone: no delivery history, no state of a secret rotation. */
 export function withoutLastEvent(webhook: StoredWebhook): Webhook {
-  const { lastEvent: _history, previousSecretExpiresAt: _rotation, ...settings } = webhook;
+  const {
+    lastEvent: _history,
+    previousSecretExpiresAt: _rotation,
+    disabledReason: _reason,
+    disabledAt: _disabledAt,
+    failingSince: _failingSince,
+    consecutiveFailures: _failures,
+    ...settings
+  } = webhook;
   return settings;
 }
 

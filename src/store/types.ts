@@ -29,6 +29,41 @@ export interface StoredWebhook extends Webhook {
   lastEvent: LastEvent | null;
   /** While a rotated-out secret still signs (see WebhookPatch), when it stops; else null. */
   previousSecretExpiresAt: number | null;
+  /** Why Herald set the webhook inactive by itself (see AutoDisablePolicy); null otherwise. */
+  disabledReason: string | null;
+  disabledAt: number | null;
+  /** When the first delivery given up on since the last success was; null after a success. */
+  failingSince: number | null;
+  /** Deliveries given up on in a row since the last success. */
+  consecutiveFailures: number;
+}
+
+/**
+ * When a webhook is set inactive by itself: no success for `afterMs` since the first delivery
+ * given up on, and at least `afterFailures` deliveries given up on in a row.
+ */
+export interface AutoDisablePolicy {
+  afterMs: number;
+  /** 0 turns automatic disabling off. */
+  afterFailures: number;
+}
+
+/** One delivery for one webhook, of a new event that goes to that webhook alone (a test event). */
+export interface DirectDeliveryRequest {
+  webhookId: string;
+  event: NewEvent;
+  now: number;
+}
+
+/** Queues deliveries of a webhook again as new deliveries of the same events. */
+export interface ResendRequest {
+  webhookId: string;
+  now: number;
+  /** That one delivery, whatever its status; or */
+  deliveryId?: string;
+  /** every delivery given up on (status error) created at or after this time, among the
+   * webhook's newest HISTORY_LIMIT. */
+  failedSince?: number;
 }
 
 export interface WebhookPatch {
@@ -150,6 +185,8 @@ export interface DeliverySummary {
   error: DeliveryError | null;
   nextAttemptAt: number | null;
   createdAt: number;
+  /** The delivery this one was queued again from; null for a delivery of a published event. */
+  resentFrom: string | null;
 }
 
 export interface AttemptSummary {
@@ -167,6 +204,12 @@ export interface DeliveryDetail extends DeliverySummary {
   attemptLog: AttemptSummary[];
 }
 
+export interface QueueStats {
+  pending: number;
+  oldestDueAt: number | null;
+  disabledWebhooks: number;
+}
+
 /**
  * The one interface between Herald's parts and its database. The API writes webhooks and
  * events through it; the dispatcher claims and completes deliveries through it; they never
@@ -176,6 +219,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /** A trivial query: resolves when the database answers (and the store is migrated). */
+  ping(): Promise<void>;
 
   countTokens(): Promise<number>;
   insertToken(token: TokenRecord & { tokenHash: string }): Promise<void>;
@@ -202,13 +247,26 @@ export interface Store {
   publishEvents(request: PublishRequest): Promise<PublishOutcome>;
 
   claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]>;
-  /** Completes claimed deliveries; a record whose claim was lost is ignored. */
-  recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void>;
+  /** Completes claimed deliveries; a record whose claim was lost is ignored. Keeps each
+   * webhook's run of failures, and with a policy sets a webhook inactive by its rule, judged at
+   * the records' own times. */
+  recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void>;
   /** Gives claimed deliveries back, due at `now`, for another worker or a later run. */
   releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void>;
   /** When the next pending delivery falls due, or null when none is pending. Deliveries of
+   * inactive webhooks wait (claims skip them too) until the webhook is active again. Deliveries of
    * the webhooks in `skipWebhookIds` (those this worker has no free slot for) are left out. */
   nextDueAt(skipWebhookIds?: readonly string[]): Promise<number | null>;
+  /** For the metrics: pending deliveries, the earliest due time among those due at `now`
+   * (null when none is due), and how many webhooks are inactive. */
+  queueStats(now: number): Promise<QueueStats>;
+
+  /** Stores the event and one delivery of it for that webhook only; null when there is no such
+   * webhook. Returns the new delivery's id. */
+  enqueueDirectDelivery(request: DirectDeliveryRequest): Promise<string | null>;
+  /** New deliveries (attempts from zero, `resentFrom` set) of the chosen deliveries' events, in
+   * their original order; returns their ids, none when nothing matched. */
+  resendDeliveries(request: ResendRequest): Promise<string[]>;
 
   listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]>;
   getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | null>;

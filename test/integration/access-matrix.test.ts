@@ -471,6 +471,88 @@ const MATRIX: Record<string, RouteEntry> = {
     },
   },
 
+  'POST /api/webhooks/:id/test': {
+    targets: WEBHOOK_TARGETS,
+    expected: webhookByIdExpected('202'),
+    async prepare(_role, target) {
+      // A fresh, inactive webhook: the test delivery waits in its history and changes nothing.
+      const id = await freshWebhookFor(target);
+      return {
+        method: 'POST',
+        path: `/api/webhooks/${id ?? MISSING_WEBHOOK}/test`,
+        body: {},
+        async onSuccess(response) {
+          const data = (await adminGet(`/api/webhooks/${id}/deliveries`)).data as Array<{ id: string; status: string }>;
+          assert.deepEqual(data.map((item) => [item.id, item.status]), [[response.body.deliveryId, 'pending']]);
+        },
+        async cleanup() {
+          if (id) await removeWebhook(id);
+        },
+      };
+    },
+  },
+
+  'POST /api/webhooks/:id/deliveries/:deliveryId/resend': {
+    targets: DELIVERY_TARGETS,
+    expected: (() => {
+      const expected = webhookByIdExpected('202');
+      expected.admin.crossed = '404';
+      expected.company.crossed = '404';
+      expected.project.crossed = '404';
+      expected.publisher.crossed = '403';
+      expected['publisher-any'].crossed = '403';
+      return expected;
+    })(),
+    async prepare(_role, target) {
+      let path: string;
+      let webhookId = '';
+      if (target === 'missing') path = `/api/webhooks/${MISSING_WEBHOOK}/deliveries/${MISSING_DELIVERY}/resend`;
+      else if (target === 'crossed') {
+        path = `/api/webhooks/${fixtures.webhooks['project-t1-p1']}/deliveries/${fixtures.deliveries['project-t2-p1']}/resend`;
+      } else {
+        const scope = WEBHOOK_TARGET_SCOPE[target];
+        webhookId = fixtures.webhooks[scope];
+        path = `/api/webhooks/${webhookId}/deliveries/${fixtures.deliveries[scope]}/resend`;
+      }
+      return {
+        method: 'POST',
+        path,
+        async onSuccess(response) {
+          const source = fixtures.deliveries[WEBHOOK_TARGET_SCOPE[target]];
+          // Settled before the next cell, so no delivery changes state under its checks.
+          await waitUntil(
+            async () => {
+              const data = (await adminGet(`/api/webhooks/${webhookId}/deliveries`)).data as Array<{
+                id: string;
+                status: string;
+                resentFrom: string | null;
+              }>;
+              return data.some((item) => item.id === response.body.deliveryId && item.resentFrom === source && item.status === 'success');
+            },
+            { message: `the resent delivery ${response.body.deliveryId}`, timeoutMs: 20_000 },
+          );
+        },
+      };
+    },
+  },
+
+  'POST /api/webhooks/:id/resend-failed': {
+    targets: WEBHOOK_TARGETS,
+    expected: webhookByIdExpected('202'),
+    async prepare(_role, target) {
+      const id = target === 'missing' ? MISSING_WEBHOOK : fixtures.webhooks[WEBHOOK_TARGET_SCOPE[target]];
+      return {
+        method: 'POST',
+        path: `/api/webhooks/${id}/resend-failed`,
+        body: { since: new Date(0).toISOString() },
+        async onSuccess(response) {
+          // The fixture webhooks' deliveries all succeeded: nothing to queue again.
+          assert.deepEqual(response.body, { deliveries: 0 });
+        },
+      };
+    },
+  },
+
   'GET /api/event-types': {
     targets: ALL,
     expected: {

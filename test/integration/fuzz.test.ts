@@ -199,6 +199,20 @@ const SPECS: Record<string, RouteSpec> = {
     query: { kind: 'ignored' },
     params: { id: () => fixtures.listener, deliveryId: () => fixtures.delivery },
   },
+  'POST /api/webhooks/:id/test': {
+    body: { base: () => ({ eventName: 'project_created' }), fields: { eventName: 'string' }, stringFields: ['eventName'] },
+    query: { kind: 'ignored' },
+    params: { id: () => fixtures.listener },
+  },
+  'POST /api/webhooks/:id/deliveries/:deliveryId/resend': {
+    query: { kind: 'ignored' },
+    params: { id: () => fixtures.listener, deliveryId: () => fixtures.delivery },
+  },
+  'POST /api/webhooks/:id/resend-failed': {
+    body: { base: () => ({ since: '2020-01-01T00:00:00Z' }), fields: { since: 'string' }, stringFields: ['since'] },
+    query: { kind: 'ignored' },
+    params: { id: () => fixtures.listener },
+  },
   'GET /api/event-types': { query: { kind: 'strict', bad: [] } },
   'POST /api/event-types': {
     body: {

@@ -126,6 +126,8 @@ describe('webhook round trip', () => {
       hasSecret: true,
       previousSecretExpiresAt: null,
       lastEvent: null,
+      disabledReason: null,
+      disabledAt: null,
     });
     assert.equal(createdAt, updatedAt);
     assert.ok(!Number.isNaN(Date.parse(createdAt)));

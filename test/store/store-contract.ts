@@ -283,6 +283,125 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('a direct delivery goes to its webhook alone', async () => {
+      const target = webhook();
+      const bystander = webhook();
+      await store.insertWebhook(target);
+      await store.insertWebhook(bystander);
+      const testEvent = event();
+      const deliveryId = await store.enqueueDirectDelivery({ webhookId: target.id, event: testEvent, now: NOW });
+      assert.ok(deliveryId);
+      const claimed = await store.claimDueDeliveries(claimRequest());
+      assert.deepEqual(claimed.map((item) => [item.id, item.webhook.id, item.body]), [[deliveryId, target.id, testEvent.body]]);
+      assert.deepEqual(await store.listDeliveries(bystander.id, { sort: 'newest' }), []);
+      const [listed] = await store.listDeliveries(target.id, { sort: 'newest' });
+      assert.deepEqual([listed.id, listed.eventId, listed.resentFrom], [deliveryId, testEvent.id, null]);
+      assert.equal(await store.enqueueDirectDelivery({ webhookId: 'wh_missing', event: event(), now: NOW }), null);
+      await store.close();
+    });
+
+    test('resending queues new deliveries of the same events, attempts from zero', async () => {
+      const target = webhook();
+      const other = webhook({ events: ['tag_created'] });
+      await store.insertWebhook(target);
+      await store.insertWebhook(other);
+      const failed = (id: string, at: number) =>
+        delivered(id, target.id, { startedAt: at, statusCode: 500, error: { code: 'http_status', message: 'HTTP 500' }, next: { kind: 'gave-up' } });
+      // Three deliveries: given up at NOW, delivered at NOW + 10s, given up at NOW + 20s.
+      const outcomes: Array<[number, (id: string, at: number) => AttemptRecord]> = [
+        [NOW, failed],
+        [NOW + 10_000, (id, at) => delivered(id, target.id, { startedAt: at })],
+        [NOW + 20_000, failed],
+      ];
+      const original: string[] = [];
+      for (const [at, outcome] of outcomes) {
+        await store.publishEvents({ events: [event()], now: at });
+        const claimed = await store.claimDueDeliveries(claimRequest({ now: at }));
+        await store.recordAttempts('worker-a', claimed.map((item) => outcome(item.id, at)));
+        original.push(claimed[0].id);
+      }
+
+      const [again] = await store.resendDeliveries({ webhookId: target.id, deliveryId: original[1], now: NOW + 30_000 });
+      assert.ok(again && !original.includes(again));
+      const copy = (await store.listDeliveries(target.id, { sort: 'newest' }))[0];
+      const source = (await store.listDeliveries(target.id, { sort: 'newest' })).find((item) => item.id === original[1])!;
+      assert.deepEqual(
+        [copy.id, copy.status, copy.attempts, copy.resentFrom, copy.eventId, copy.createdAt],
+        [again, 'pending', 0, original[1], source.eventId, NOW + 30_000],
+      );
+      assert.equal(source.status, 'success', 'the original stays as it was');
+      assert.deepEqual(await store.resendDeliveries({ webhookId: other.id, deliveryId: original[1], now: NOW }), [], 'only under its own webhook');
+      assert.deepEqual(await store.resendDeliveries({ webhookId: target.id, deliveryId: 'dlv_missing', now: NOW }), []);
+
+      // Given up on since NOW + 5s: only the third.
+      const resent = await store.resendDeliveries({ webhookId: target.id, failedSince: NOW + 5_000, now: NOW + 31_000 });
+      assert.equal(resent.length, 1);
+      const detail = await store.getDelivery(target.id, resent[0]);
+      assert.deepEqual([detail?.resentFrom, detail?.attempts, detail?.attemptLog], [original[2], 0, []]);
+      assert.equal((await store.resendDeliveries({ webhookId: target.id, failedSince: NOW, now: NOW + 32_000 })).length, 2);
+      const claimed = await store.claimDueDeliveries(claimRequest({ now: NOW + 40_000 }));
+      assert.equal(claimed.length, 4);
+      assert.ok(claimed.every((item) => item.webhook.id === target.id && item.attemptsMade === 0));
+      await store.close();
+    });
+
+    test('a webhook failing long and often enough is set inactive; a success or re-enabling starts over', async () => {
+      const policy = { afterMs: 60_000, afterFailures: 3 };
+      const target = webhook();
+      await store.insertWebhook(target);
+      /** Publishes `count` events, claims one at `at` and records its outcome then. */
+      const attempt = async (at: number, ok: boolean, count = 1) => {
+        await store.publishEvents({ events: Array.from({ length: count }, () => event()), now: at });
+        const [claimed] = await store.claimDueDeliveries(claimRequest({ now: at, limit: 1 }));
+        const record = ok
+          ? delivered(claimed.id, target.id, { startedAt: at })
+          : delivered(claimed.id, target.id, {
+              startedAt: at,
+              statusCode: 500,
+              error: { code: 'http_status', message: 'HTTP 500' },
+              next: { kind: 'gave-up' },
+            });
+        await store.recordAttempts('worker-a', [record], policy);
+      };
+      // Three failures in a row, but within a second: still active.
+      for (const at of [NOW, NOW + 500, NOW + 1_000]) await attempt(at, false);
+      let read = await store.getWebhook(target.id);
+      assert.deepEqual([read?.active, read?.consecutiveFailures, read?.failingSince], [true, 3, NOW]);
+      // A success ends the run.
+      await attempt(NOW + 2_000, true);
+      read = await store.getWebhook(target.id);
+      assert.deepEqual([read?.active, read?.consecutiveFailures, read?.failingSince], [true, 0, null]);
+      // A minute of failures, but only two: still active.
+      await attempt(NOW + 10_000, false);
+      await attempt(NOW + 70_000, false);
+      assert.equal((await store.getWebhook(target.id))?.active, true);
+      // The third, with one more event still queued: set inactive, with the reason.
+      await attempt(NOW + 80_000, false, 2);
+      read = await store.getWebhook(target.id);
+      assert.equal(read?.active, false);
+      assert.equal(read?.disabledAt, NOW + 80_000);
+      assert.equal(read?.disabledReason, `no successful delivery since ${new Date(NOW + 10_000).toISOString()} (3 deliveries failed in a row)`);
+      // What is still queued waits while it is inactive.
+      assert.deepEqual(await store.claimDueDeliveries(claimRequest({ now: NOW + 90_000 })), []);
+      assert.equal(await store.nextDueAt(), null);
+      // A patch that leaves it inactive keeps the reason; setting it active clears it.
+      assert.equal((await store.updateWebhook(target.id, { name: 'renamed' }, NOW + 95_000))?.disabledReason, read?.disabledReason);
+      read = await store.updateWebhook(target.id, { active: true }, NOW + 100_000);
+      assert.deepEqual(
+        [read?.active, read?.disabledReason, read?.disabledAt, read?.failingSince, read?.consecutiveFailures],
+        [true, null, null, null, 0],
+      );
+      const resumed = await store.claimDueDeliveries(claimRequest({ now: NOW + 100_000 }));
+      assert.equal(resumed.length, 1, 'the held delivery is sent once it is active again');
+      // Without a policy the run is kept but nothing is disabled.
+      await store.recordAttempts('worker-a', [
+        delivered(resumed[0].id, target.id, { startedAt: NOW + 500_000, statusCode: 500, error: { code: 'http_status', message: 'HTTP 500' }, next: { kind: 'gave-up' } }),
+      ]);
+      read = await store.getWebhook(target.id);
+      assert.deepEqual([read?.active, read?.consecutiveFailures], [true, 1]);
+      await store.close();
+    });
+
     test('custom event types are stored once', async () => {
       const definition = {
         name: 'invoice_paid',

@@ -63,7 +63,7 @@ export interface TestHerald extends ApiClient {
  */
 export async function startTestHerald(
   overrides: Partial<HeraldConfig> = {},
-  options: Pick<StartOptions, 'clock'> = {},
+  options: Pick<StartOptions, 'clock' | 'logger'> = {},
 ): Promise<TestHerald> {
   const dataDir = overrides.dataDir ?? makeTempDir('herald-test-');
   const onPostgres = process.env.HERALD_TEST_STORE === 'postgres' && overrides.databaseUrl === undefined;
@@ -83,7 +83,7 @@ export async function startTestHerald(
     ...database,
     ...overrides,
   };
-  const herald = await startHerald(config, { ...options, logger: pino({ level: config.logLevel }) });
+  const herald = await startHerald(config, { ...options, logger: options.logger ?? pino({ level: config.logLevel }) });
   const url = herald.url as string;
   return {
     ...apiClient(url),

@@ -52,6 +52,9 @@ describe('configuration', () => {
     assert.equal(defaults.hsts, false);
     assert.deepEqual(defaults.corsOrigins, []);
     assert.deepEqual(defaults.allowedNetworks, []);
+    assert.equal(defaults.metricsPublic, false);
+    assert.equal(loadConfig({ HERALD_METRICS_PUBLIC: '1' }).metricsPublic, true);
+    assert.throws(() => loadConfig({ HERALD_METRICS_PUBLIC: 'maybe' }), /HERALD_METRICS_PUBLIC/);
 
     const config = loadConfig({
       HERALD_RATE_LIMIT_PER_MINUTE: '0',

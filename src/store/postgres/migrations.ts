@@ -122,4 +122,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     value  text NOT NULL
   );
   `,
+  // Operations: deliveries queued again name the one they came from; a webhook keeps its run of
+  // failures, and why and when Herald set it inactive by itself.
+  `
+  ALTER TABLE deliveries ADD COLUMN resent_from text;
+  ALTER TABLE webhooks ADD COLUMN disabled_reason text;
+  ALTER TABLE webhooks ADD COLUMN disabled_at bigint;
+  ALTER TABLE webhooks ADD COLUMN failing_since bigint;
+  ALTER TABLE webhooks ADD COLUMN consecutive_failures integer NOT NULL DEFAULT 0;
+  `,
 ];

@@ -26,14 +26,18 @@ import {
 import {
   HISTORY_LIMIT,
   type AttemptRecord,
+  type AutoDisablePolicy,
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryDetail,
   type DeliveryListFilter,
   type DeliverySummary,
+  type DirectDeliveryRequest,
   type PublishOutcome,
   type PublishRequest,
   type PublishedEvent,
+  type ResendRequest,
+  type QueueStats,
   type Store,
   type StoredWebhook,
   type TokenRecord,
@@ -43,6 +47,7 @@ import {
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { WorkNotifier } from './notifier.js';
 import { HISTORY_PRUNE_MARGIN, CLAIM_SCAN_FACTOR } from '../tuning.js';
+import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js';
 
 /** Any constant works: it only has to be the same in every Herald process. */
 const MIGRATION_LOCK_KEY = 7_041_968_233;
@@ -149,6 +154,10 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.notifier.stop();
     await this.pool.end();
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
   }
 
   /** Runs `work` in one transaction, again from the start after a deadlock. */
@@ -296,10 +305,22 @@ export class PostgresStore implements Store {
       assignments.push(`${column} = $${params.length}`);
     }
     assignments.push(...secretAssignments(this.options.secrets, patch, now, (value) => `$${params.push(value)}`));
+    // Set active again: the reason goes, and the run of failures starts over. (The right-hand
+    // sides read the row as it was before this update.)
+    if (patch.active === true) {
+      assignments.push(
+        'disabled_reason = CASE WHEN active THEN disabled_reason END',
+        'disabled_at = CASE WHEN active THEN disabled_at END',
+        'failing_since = CASE WHEN active THEN failing_since END',
+        'consecutive_failures = CASE WHEN active THEN consecutive_failures ELSE 0 END',
+      );
+    }
     const updated = await this.transaction(async (client) => {
       const result = await client.query(`UPDATE webhooks SET ${assignments.join(', ')} WHERE id = $1`, params);
       if (result.rowCount === 0) return false;
       if (patch.events) await replaceSubscriptions(client, id, patch.events);
+      // Deliveries held while it was inactive are due again.
+      if (patch.active === true) await this.notifier.notify(client);
       return true;
     });
     return updated ? this.getWebhook(id) : null;
@@ -405,6 +426,67 @@ export class PostgresStore implements Store {
     }
   }
 
+  // ---- one webhook's deliveries ----
+
+  async enqueueDirectDelivery(request: DirectDeliveryRequest): Promise<string | null> {
+    const { event, now, webhookId } = request;
+    return this.transaction(async (client) => {
+      const [exists] = await this.rows('SELECT id FROM webhooks WHERE id = $1 FOR UPDATE', [webhookId], client);
+      if (!exists) return null;
+      await client.query(
+        'INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [event.id, event.eventName, event.body, event.tenantId, event.projectId, now],
+      );
+      const id = newId('dlv');
+      await client.query(
+        `INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)`,
+        [id, webhookId, event.id, event.eventName, now],
+      );
+      await this.countHistory(client, [{ webhook_id: webhookId }]);
+      await this.notifier.notify(client);
+      return id;
+    });
+  }
+
+  async resendDeliveries(request: ResendRequest): Promise<string[]> {
+    const { webhookId, now } = request;
+    return this.transaction(async (client) => {
+      await lockWebhooks(client, [webhookId]);
+      let originals: Row[] = [];
+      if (request.deliveryId !== undefined) {
+        originals = await this.rows(
+          'SELECT id, event_id, event_name FROM deliveries WHERE id = $1 AND webhook_id = $2',
+          [request.deliveryId, webhookId],
+          client,
+        );
+      } else if (request.failedSince !== undefined) {
+        // Given up on since a time, among the webhook's history, oldest first.
+        originals = await this.rows(
+          `SELECT id, event_id, event_name FROM (
+             SELECT seq, id, event_id, event_name, status, created_at FROM deliveries WHERE webhook_id = $1
+             ORDER BY seq DESC LIMIT $2
+           ) AS recent WHERE status = 'error' AND created_at >= $3 ORDER BY seq`,
+          [webhookId, HISTORY_LIMIT, request.failedSince],
+          client,
+        );
+      }
+      if (originals.length === 0) return [];
+      const ids = originals.map(() => newId('dlv'));
+      await client.query(
+        `INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at, resent_from)
+         SELECT id, $5, event_id, event_name, 'pending', 0, $6, $6, resent_from
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+           AS d (id, event_id, event_name, resent_from, position)
+         ORDER BY position`,
+        [ids, originals.map((row) => row.event_id), originals.map((row) => row.event_name), originals.map((row) => row.id), webhookId, now],
+      );
+      await this.countHistory(client, ids.map(() => ({ webhook_id: webhookId })));
+      await this.notifier.notify(client);
+      return ids;
+    });
+  }
+
   // ---- deliveries ----
 
   async claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
@@ -421,6 +503,7 @@ export class PostgresStore implements Store {
       `WITH head AS (
          SELECT seq, webhook_id, next_attempt_at FROM deliveries
          WHERE status = 'pending' AND next_attempt_at <= $1 AND NOT (webhook_id = ANY ($2::text[]))
+           AND webhook_id NOT IN (SELECT id FROM webhooks WHERE NOT active)
          ORDER BY next_attempt_at LIMIT $3
          FOR UPDATE SKIP LOCKED
        ),
@@ -500,7 +583,7 @@ export class PostgresStore implements Store {
     };
   }
 
-  async recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void> {
+  async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     if (records.length === 0) return;
     await this.transaction(async (client) => {
       // Webhook rows are always locked first and in id order, by publishers too: no deadlocks.
@@ -547,7 +630,41 @@ export class PostgresStore implements Store {
         ],
       );
       await updateLastEvents(client, kept);
+      await this.updateFailureRuns(client, kept, autoDisable);
     });
+  }
+
+  /** Each webhook's run of failures after the batch (its row is locked already). */
+  private async updateFailureRuns(client: pg.PoolClient, records: AttemptRecord[], policy?: AutoDisablePolicy): Promise<void> {
+    const byWebhook = new Map<string, AttemptRecord[]>();
+    for (const record of records) byWebhook.set(record.webhookId, [...(byWebhook.get(record.webhookId) ?? []), record]);
+    const current = await this.rows(
+      `SELECT id, active, failing_since, consecutive_failures, disabled_reason, disabled_at
+       FROM webhooks WHERE id = ANY ($1::text[])`,
+      [[...byWebhook.keys()]],
+      client,
+    );
+    const changed = current.flatMap((row) => {
+      const before = failureRunOf(row);
+      const after = nextFailureRun(before, byWebhook.get(row.id as string) ?? [], policy);
+      return sameFailureRun(before, after) ? [] : [{ id: row.id as string, ...after }];
+    });
+    if (changed.length === 0) return;
+    await client.query(
+      `UPDATE webhooks w SET active = r.active, failing_since = r.failing_since,
+         consecutive_failures = r.consecutive_failures, disabled_reason = r.disabled_reason, disabled_at = r.disabled_at
+       FROM unnest($1::text[], $2::boolean[], $3::bigint[], $4::int[], $5::text[], $6::bigint[])
+         AS r (id, active, failing_since, consecutive_failures, disabled_reason, disabled_at)
+       WHERE w.id = r.id`,
+      [
+        changed.map((run) => run.id),
+        changed.map((run) => run.active),
+        changed.map((run) => run.failingSince),
+        changed.map((run) => run.consecutiveFailures),
+        changed.map((run) => run.disabledReason),
+        changed.map((run) => run.disabledAt),
+      ],
+    );
   }
 
   async releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void> {
@@ -566,10 +683,26 @@ export class PostgresStore implements Store {
     const [row] = await this.rows(
       `SELECT next_attempt_at AS at FROM deliveries
        WHERE status = 'pending' AND NOT (webhook_id = ANY ($1::text[]))
+         AND webhook_id NOT IN (SELECT id FROM webhooks WHERE NOT active)
        ORDER BY next_attempt_at LIMIT 1`,
       [skipWebhookIds],
     );
     return row ? (row.at as number) : null;
+  }
+
+  async queueStats(now: number): Promise<QueueStats> {
+    const [row] = await this.rows(
+      `SELECT
+         (SELECT count(*)::int FROM deliveries WHERE status = 'pending') AS pending,
+         (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1) AS oldest_due_at,
+         (SELECT count(*)::int FROM webhooks WHERE NOT active) AS disabled_webhooks`,
+      [now],
+    );
+    return {
+      pending: row.pending as number,
+      oldestDueAt: row.oldest_due_at === null ? null : Number(row.oldest_due_at),
+      disabledWebhooks: row.disabled_webhooks as number,
+    };
   }
 
   async listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]> {

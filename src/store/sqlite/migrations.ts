@@ -123,4 +123,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     value  TEXT NOT NULL
   );
   `,
+  // Operations: deliveries queued again name the one they came from; a webhook keeps its run of
+  // failures, and why and when Herald set it inactive by itself.
+  `
+  ALTER TABLE deliveries ADD COLUMN resent_from TEXT;
+  ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT;
+  ALTER TABLE webhooks ADD COLUMN disabled_at INTEGER;
+  ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+  ALTER TABLE webhooks ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -8,14 +8,18 @@ import type { DeliveryStatus, WebhookMethod, WebhookWithSecret } from '../../cor
 import {
   HISTORY_LIMIT,
   type AttemptRecord,
+  type AutoDisablePolicy,
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryDetail,
   type DeliveryListFilter,
   type DeliverySummary,
+  type DirectDeliveryRequest,
   type PublishOutcome,
   type PublishRequest,
   type PublishedEvent,
+  type ResendRequest,
+  type QueueStats,
   type Store,
   type StoredWebhook,
   type TokenRecord,
@@ -43,6 +47,7 @@ import {
   secretAssignments,
 } from '../secret-columns.js';
 import { CLAIM_SCAN_FACTOR, HISTORY_PRUNE_MARGIN } from '../tuning.js';
+import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -115,6 +120,10 @@ export class SqliteStore implements Store {
     if (!this.db.open) return;
     this.db.close();
     if (this.dataDir) releaseDataDirLock(this.dataDir);
+  }
+
+  async ping(): Promise<void> {
+    this.sql.ping.get();
   }
 
   private get sql(): Statements {
@@ -255,12 +264,17 @@ export class SqliteStore implements Store {
       return `@${name}`;
     };
     assignments.push(...secretAssignments(this.secrets, patch, now, bind));
+    // Set active again: the reason goes, and the run of failures starts over. (The right-hand
+    // sides read the row as it was before this update.)
+    if (patch.active === true) assignments.push(...reenableAssignments('active = 1'));
     const updated = this.db.transaction(() => {
       const result = this.db.prepare(`UPDATE webhooks SET ${assignments.join(', ')} WHERE id = @id`).run(params);
       if (result.changes === 0) return false;
       if (patch.events) this.replaceSubscriptions(id, patch.events);
       return true;
     })();
+    // Deliveries held while it was inactive are due again.
+    if (updated && patch.active === true) this.notifyDeliveriesQueued();
     return updated ? this.getWebhook(id) : null;
   }
 
@@ -333,6 +347,45 @@ export class SqliteStore implements Store {
     this.sql.resetHistoryCount.run(webhookId);
   }
 
+  // ---- one webhook's deliveries ----
+
+  async enqueueDirectDelivery(request: DirectDeliveryRequest): Promise<string | null> {
+    const { event, now, webhookId } = request;
+    const deliveryId = this.db.transaction(() => {
+      if (!this.sql.getHistoryCount.get(webhookId)) return null;
+      this.sql.insertEvent.run(event.id, event.eventName, event.body, event.tenantId, event.projectId, now);
+      const id = newId('dlv');
+      this.sql.insertDelivery.run(id, webhookId, event.id, event.eventName, now, now);
+      this.sql.countHistory.run(webhookId);
+      this.pruneHistoryIfFull(webhookId);
+      return id;
+    }).immediate();
+    if (deliveryId) this.notifyDeliveriesQueued();
+    return deliveryId;
+  }
+
+  async resendDeliveries(request: ResendRequest): Promise<string[]> {
+    const { webhookId, now } = request;
+    const ids = this.db.transaction(() => {
+      const originals = (request.deliveryId !== undefined
+        ? this.sql.getDeliveryOfWebhook.all(request.deliveryId, webhookId)
+        : request.failedSince !== undefined
+          ? this.sql.failedSince.all({ webhookId, since: request.failedSince, limit: HISTORY_LIMIT })
+          : []) as Row[];
+      const created: string[] = [];
+      for (const original of originals) {
+        const id = newId('dlv');
+        this.sql.insertResend.run(id, webhookId, original.event_id, original.event_name, now, now, original.id);
+        this.sql.countHistory.run(webhookId);
+        created.push(id);
+      }
+      if (created.length > 0) this.pruneHistoryIfFull(webhookId);
+      return created;
+    }).immediate();
+    if (ids.length > 0) this.notifyDeliveriesQueued();
+    return ids;
+  }
+
   // ---- deliveries ----
 
   async claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
@@ -398,9 +451,10 @@ export class SqliteStore implements Store {
     };
   }
 
-  async recordAttempts(workerId: string, records: AttemptRecord[]): Promise<void> {
+  async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     const sql = this.sql;
     this.db.transaction(() => {
+      const kept = new Map<string, AttemptRecord[]>();
       for (const record of records) {
         const status: DeliveryStatus =
           record.next.kind === 'delivered' ? 'success' : record.next.kind === 'retry' ? 'pending' : 'error';
@@ -418,6 +472,7 @@ export class SqliteStore implements Store {
           responseBody: record.responseBodyStart,
         }) as { attempts: number } | undefined;
         if (!completed) continue;
+        kept.set(record.webhookId, [...(kept.get(record.webhookId) ?? []), record]);
         sql.insertAttempt.run(
           record.deliveryId,
           completed.attempts,
@@ -435,6 +490,14 @@ export class SqliteStore implements Store {
           dispatchedAt: record.startedAt,
         });
       }
+      for (const [webhookId, outcomes] of kept) {
+        const row = sql.getFailureRun.get(webhookId) as Row | undefined;
+        if (!row) continue;
+        const before = failureRunOf(row);
+        const after = nextFailureRun(before, outcomes, autoDisable);
+        if (sameFailureRun(before, after)) continue;
+        sql.setFailureRun.run({ ...after, active: after.active ? 1 : 0, id: webhookId });
+      }
     })();
   }
 
@@ -448,6 +511,11 @@ export class SqliteStore implements Store {
   async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
     const row = this.sql.nextDueAt.get(JSON.stringify(skipWebhookIds)) as { at: number } | undefined;
     return row?.at ?? null;
+  }
+
+  async queueStats(now: number): Promise<QueueStats> {
+    const row = this.sql.queueStats.get(now) as { pending: number; oldestDueAt: number | null; disabledWebhooks: number };
+    return { pending: row.pending, oldestDueAt: row.oldestDueAt ?? null, disabledWebhooks: row.disabledWebhooks };
   }
 
   async listDeliveries(webhookId: string, filter: DeliveryListFilter): Promise<DeliverySummary[]> {
@@ -510,6 +578,16 @@ export class SqliteStore implements Store {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/** A webhook set active again: when it was inactive, its reason and its run of failures go. */
+function reenableAssignments(wasActive: string): string[] {
+  return [
+    `disabled_reason = CASE WHEN ${wasActive} THEN disabled_reason END`,
+    `disabled_at = CASE WHEN ${wasActive} THEN disabled_at END`,
+    `failing_since = CASE WHEN ${wasActive} THEN failing_since END`,
+    `consecutive_failures = CASE WHEN ${wasActive} THEN consecutive_failures ELSE 0 END`,
+  ];
+}
+
 const EVENTS_OF_WEBHOOK = `(SELECT json_group_array(event_name) FROM
   (SELECT event_name FROM webhook_events WHERE webhook_id = w.id ORDER BY event_name)) AS events`;
 
@@ -567,6 +645,7 @@ function prepareStatements(db: Database.Database) {
         SELECT seq, webhook_id, next_attempt_at FROM deliveries
         WHERE status = 'pending' AND next_attempt_at <= @now
           AND webhook_id NOT IN (SELECT value FROM json_each(@saturated))
+          AND webhook_id NOT IN (SELECT id FROM webhooks WHERE active = 0)
         ORDER BY next_attempt_at LIMIT @scan
       ),
       ranked AS (
@@ -603,11 +682,32 @@ function prepareStatements(db: Database.Database) {
     releaseClaim: db.prepare(
       `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
     ),
+    ping: db.prepare('SELECT 1'),
+    queueStats: db.prepare(`SELECT
+        (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
+        (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?) AS oldestDueAt,
+        (SELECT count(*) FROM webhooks WHERE active = 0) AS disabledWebhooks`),
     nextDueAt: db.prepare(`SELECT next_attempt_at AS at FROM deliveries
       WHERE status = 'pending' AND webhook_id NOT IN (SELECT value FROM json_each(?))
+        AND webhook_id NOT IN (SELECT id FROM webhooks WHERE active = 0)
       ORDER BY next_attempt_at LIMIT 1`),
     getDelivery: db.prepare(`SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id
       WHERE d.id = ? AND d.webhook_id = ?`),
+    getDeliveryOfWebhook: db.prepare('SELECT id, event_id, event_name FROM deliveries WHERE id = ? AND webhook_id = ?'),
+    // Given up on since a time, among the webhook's history, oldest first.
+    failedSince: db.prepare(`SELECT id, event_id, event_name FROM (
+        SELECT seq, id, event_id, event_name, status, created_at FROM deliveries WHERE webhook_id = @webhookId
+        ORDER BY seq DESC LIMIT @limit
+      ) WHERE status = 'error' AND created_at >= @since ORDER BY seq`),
+    insertResend: db.prepare(`INSERT INTO deliveries
+      (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at, resent_from)
+      VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`),
+    getFailureRun: db.prepare(
+      'SELECT active, failing_since, consecutive_failures, disabled_reason, disabled_at FROM webhooks WHERE id = ?',
+    ),
+    setFailureRun: db.prepare(`UPDATE webhooks SET active = @active, failing_since = @failingSince,
+        consecutive_failures = @consecutiveFailures, disabled_reason = @disabledReason, disabled_at = @disabledAt
+      WHERE id = @id`),
     listAttempts: db.prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt_number'),
     deleteOrphanEvents: db.prepare(`DELETE FROM events WHERE created_at < ?
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`),
