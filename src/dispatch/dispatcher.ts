@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { AgentPool, sendRequest, type NetworkAllowList } from '../http/index.js';
 import type { AttemptRecord, AutoDisablePolicy, ClaimedDelivery, Store } from '../store/index.js';
@@ -48,6 +49,7 @@ export class Dispatcher {
   private readonly inFlightByWebhook = new Map<string, number>();
   private readonly unrecorded: AttemptRecord[] = [];
   private flushing: Promise<void> | null = null;
+  private scheduledFlush: Promise<void> | null = null;
   private readonly shutdown = new AbortController();
   private nudged = false;
   /** When the loop last looked for due work, claiming or (with no free slot) not. */
@@ -58,6 +60,8 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.clock = options.clock ?? Date.now;
+    // Every request in flight listens for shutdown on this one signal.
+    setMaxListeners(0, this.shutdown.signal);
   }
 
   start(): void {
@@ -155,13 +159,15 @@ export class Dispatcher {
     this.nudged = false;
   }
 
-  /** Waits `ms`, or less when nudged (new work, a free slot, or stop). */
+  /** Waits `ms`, or less when nudged (new work, a free slot, or stop). A nudge takes effect
+   * after the I/O callbacks already due have run, so the slots freed by a burst of answers are
+   * filled by one claim rather than one claim each. */
   private async pause(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wakeUp = () => {
         clearTimeout(timer);
-        resolve();
+        setImmediate(resolve);
       };
     });
     this.wakeUp = null;
@@ -222,7 +228,17 @@ export class Dispatcher {
       durationMs: outcome.durationMs,
     });
     this.unrecorded.push(attemptRecord({ delivery, request, outcome, judgement, next, startedAt }));
-    await this.flushRecords();
+    await this.flushSoon();
+  }
+
+  /** Flushes once the I/O callbacks already due have run: outcomes that arrive together are
+   * written in one transaction. The caller's slot stays taken until its record is written. */
+  private flushSoon(): Promise<void> {
+    this.scheduledFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.scheduledFlush = null;
+      return this.flushRecords();
+    });
+    return this.scheduledFlush;
   }
 
   /** Writes every waiting record in one transaction; concurrent callers share the write. */

@@ -1,6 +1,6 @@
 import type { DeliveryError, DeliveryStatus, Webhook, WebhookMethod } from '../core/types.js';
 import type { EventTypeDefinition } from '../core/catalog.js';
-import type { DeliveryDetail, DeliverySummary, StoredWebhook, TokenRecord, WebhookPatch } from './types.js';
+import type { AttemptRecord, DeliveryDetail, DeliverySummary, StoredWebhook, TokenRecord, WebhookPatch } from './types.js';
 
 /** Both stores use the same column names; these turn a row of either into domain objects. */
 export type Row = Record<string, unknown>;
@@ -134,4 +134,19 @@ export function toDeliveryDetail(row: Row, attempts: Row[]): DeliveryDetail {
       error: toDeliveryError(attempt),
     })),
   };
+}
+
+/** The attempt that started last: the one a webhook's last event shows. */
+export function latestRecord(records: readonly AttemptRecord[]): AttemptRecord {
+  return records.reduce((latest, record) => (record.startedAt >= latest.startedAt ? record : latest));
+}
+
+export function groupByWebhook(records: readonly AttemptRecord[]): Map<string, AttemptRecord[]> {
+  const groups = new Map<string, AttemptRecord[]>();
+  for (const record of records) {
+    const group = groups.get(record.webhookId);
+    if (group) group.push(record);
+    else groups.set(record.webhookId, [record]);
+  }
+  return groups;
 }

@@ -3,7 +3,3 @@
 /** Pruning waits until a webhook holds this many deliveries beyond the history limit: it runs
  * once per that many new deliveries instead of on every insert. */
 export const HISTORY_PRUNE_MARGIN = 50;
-
-/** How far past the due time the claim scan looks, so the per-webhook cap can skip busy
- * webhooks without scanning the whole backlog. */
-export const CLAIM_SCAN_FACTOR = 8;

@@ -223,6 +223,36 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('a long backlog that cannot be taken now does not hide other webhooks\' due work', async () => {
+      // More due rows than a claim's window, all of a webhook without free slots or an inactive
+      // one, ahead of one delivery of a third webhook.
+      const hog = webhook();
+      const paused = webhook();
+      const other = webhook({ events: ['tag_created'] });
+      for (const item of [hog, paused, other]) await store.insertWebhook(item);
+      for (let batch = 0; batch < 3; batch++) {
+        await store.publishEvents({ events: Array.from({ length: 200 }, () => event()), now: NOW });
+      }
+      await store.updateWebhook(paused.id, { active: false }, NOW);
+      await store.publishEvents({ events: [event('tag_created')], now: NOW + 1 });
+      const at = NOW + 10;
+
+      const hogFull = new Map([[hog.id, 5]]);
+      const claimed = await store.claimDueDeliveries(claimRequest({ now: at, maxInFlightPerWebhook: 5, inFlightByWebhook: hogFull }));
+      assert.deepEqual(claimed.map((item) => item.webhook.id), [other.id]);
+      assert.equal(await store.nextDueAt([hog.id]), at + 30_000, 'only the claim\'s lease end: the paused backlog waits, the hog has no slot');
+      assert.equal(await store.nextDueAt(), NOW);
+
+      await store.releaseClaims('worker-a', [claimed[0].id], at);
+      const hogHalf = new Map([[hog.id, 3]]);
+      const mixed = await store.claimDueDeliveries(claimRequest({ now: at, maxInFlightPerWebhook: 5, inFlightByWebhook: hogHalf }));
+      const perWebhook = (id: string) => mixed.filter((item) => item.webhook.id === id).length;
+      assert.equal(perWebhook(hog.id), 2, 'the hog gets its two free slots');
+      assert.equal(perWebhook(other.id), 1);
+      assert.equal(perWebhook(paused.id), 0);
+      await store.close();
+    });
+
     test('the last outcome shows on the webhook', async () => {
       const target = webhook();
       await store.insertWebhook(target);

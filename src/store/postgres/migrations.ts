@@ -131,4 +131,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE webhooks ADD COLUMN failing_since bigint;
   ALTER TABLE webhooks ADD COLUMN consecutive_failures integer NOT NULL DEFAULT 0;
   `,
+  // Claims look per webhook when the oldest due work all belongs to webhooks that cannot take
+  // more (see claim-plan.ts): each webhook's earliest pending delivery is one index probe away.
+  `
+  CREATE INDEX deliveries_pending_by_webhook ON deliveries (webhook_id, next_attempt_at) WHERE status = 'pending';
+  `,
 ];

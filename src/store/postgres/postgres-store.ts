@@ -5,6 +5,8 @@ import type { SecretBox } from '../../core/secret-box.js';
 import type { WebhookMethod, WebhookWithSecret } from '../../core/types.js';
 import {
   PATCHABLE_COLUMNS,
+  groupByWebhook,
+  latestRecord,
   toDeliveryDetail,
   toDeliverySummary,
   toEventType,
@@ -46,7 +48,8 @@ import {
 } from '../types.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { WorkNotifier } from './notifier.js';
-import { HISTORY_PRUNE_MARGIN, CLAIM_SCAN_FACTOR } from '../tuning.js';
+import { HISTORY_PRUNE_MARGIN } from '../tuning.js';
+import { afterClaimed, ClaimRoute, headWindow, planSlots, type SlotPlan } from '../claim-plan.js';
 import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js';
 
 /** Any constant works: it only has to be the same in every Herald process. */
@@ -82,6 +85,8 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly notifier: WorkNotifier;
+  /** Chooses each claim's first step; see claim-plan.ts. */
+  private readonly claimRoute = new ClaimRoute();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -490,26 +495,31 @@ export class PostgresStore implements Store {
   // ---- deliveries ----
 
   async claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    const saturated: string[] = [];
-    const busy: Record<string, number> = {};
-    for (const [webhookId, count] of request.inFlightByWebhook) {
-      if (count >= request.maxInFlightPerWebhook) saturated.push(webhookId);
-      else busy[webhookId] = count;
-    }
+    const plan = planSlots(request);
+    const claimed = this.claimRoute.perWebhookFirst(request.inFlightByWebhook.size)
+      ? await this.claimPerWebhook(request, plan, request.limit)
+      : await this.claimHeadFirst(request, plan);
+    return claimed.length === 0 ? [] : this.hydrateClaims(claimed, request.now);
+  }
+
+  /** The window of the oldest due deliveries, then per webhook if due work was left behind it. */
+  private async claimHeadFirst(request: ClaimRequest, plan: SlotPlan): Promise<Row[]> {
+    const window = headWindow(request.limit);
     // SKIP LOCKED: rows another process is claiming right now are passed over, not waited for.
     // The claim pushes next_attempt_at to the end of the lease, so a claim whose process died
     // falls due again by itself.
-    const claimed = await this.rows(
+    const head = await this.rows(
       `WITH head AS (
          SELECT seq, webhook_id, next_attempt_at FROM deliveries
-         WHERE status = 'pending' AND next_attempt_at <= $1 AND NOT (webhook_id = ANY ($2::text[]))
-           AND webhook_id NOT IN (SELECT id FROM webhooks WHERE NOT active)
-         ORDER BY next_attempt_at LIMIT $3
+         WHERE status = 'pending' AND next_attempt_at <= $1
+         ORDER BY next_attempt_at LIMIT $2
          FOR UPDATE SKIP LOCKED
        ),
        ranked AS (
-         SELECT seq, webhook_id, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, seq) AS rank
-         FROM head
+         SELECT head.seq, head.webhook_id,
+           row_number() OVER (PARTITION BY head.webhook_id ORDER BY head.next_attempt_at, head.seq) AS rank
+         FROM head JOIN webhooks w ON w.id = head.webhook_id AND w.active
+         WHERE NOT (head.webhook_id = ANY ($3::text[]))
        ),
        chosen AS (
          SELECT ranked.seq FROM ranked LEFT JOIN jsonb_each_text($4::jsonb) AS busy ON busy.key = ranked.webhook_id
@@ -518,19 +528,63 @@ export class PostgresStore implements Store {
        )
        UPDATE deliveries d SET claimed_by = $7, next_attempt_at = $8
        FROM chosen WHERE d.seq = chosen.seq
-       RETURNING d.id, d.webhook_id, d.event_id, d.event_name, d.attempts`,
+       RETURNING ${CLAIMED_COLUMNS}`,
       [
         request.now,
-        saturated,
-        Math.max(request.limit * CLAIM_SCAN_FACTOR, 1000),
-        JSON.stringify(busy),
+        window,
+        plan.saturated,
+        JSON.stringify(plan.busy),
         request.maxInFlightPerWebhook,
         request.limit,
         request.workerId,
         request.now + request.leaseMs,
       ],
     );
-    return claimed.length === 0 ? [] : this.hydrateClaims(claimed, request.now);
+    if (head.length >= request.limit) return head;
+    const [{ n: dueLeft }] = await this.rows(
+      `SELECT count(*)::int AS n FROM (
+         SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT $2) due`,
+      [request.now, window + 1],
+    );
+    if ((dueLeft as number) + head.length <= window) return head;
+    const claimedFrom = head.map((row) => row.webhook_id as string);
+    const after = afterClaimed(plan, claimedFrom, request.maxInFlightPerWebhook);
+    return [...head, ...(await this.claimPerWebhook(request, after, request.limit - head.length))];
+  }
+
+  /** Oldest due webhook first, each up to its free slots (see claim-plan.ts). */
+  private async claimPerWebhook(request: ClaimRequest, plan: SlotPlan, limit: number): Promise<Row[]> {
+    const claimed = await this.rows(
+      `${PENDING_WEBHOOKS_DUE},
+       ready AS (
+         SELECT webhook_id, at, count(*) OVER () AS ready_count FROM due WHERE at <= $2 ORDER BY at LIMIT $3
+       ),
+       chosen AS (
+         SELECT c.seq, ready.ready_count FROM ready CROSS JOIN LATERAL (
+           SELECT seq FROM deliveries d
+           WHERE d.webhook_id = ready.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= $2
+           ORDER BY d.next_attempt_at, d.seq
+           LIMIT greatest($4 - coalesce(($5::jsonb ->> ready.webhook_id)::int, 0), 0)
+           FOR UPDATE SKIP LOCKED
+         ) c
+         ORDER BY ready.at
+         LIMIT $3
+       )
+       UPDATE deliveries d SET claimed_by = $6, next_attempt_at = $7
+       FROM chosen WHERE d.seq = chosen.seq
+       RETURNING ${CLAIMED_COLUMNS}, chosen.ready_count`,
+      [
+        plan.saturated,
+        request.now,
+        limit,
+        request.maxInFlightPerWebhook,
+        JSON.stringify(plan.busy),
+        request.workerId,
+        request.now + request.leaseMs,
+      ],
+    );
+    this.claimRoute.sawDueWebhooks(claimed.length === 0 ? 0 : Number(claimed[0].ready_count));
+    return claimed;
   }
 
   /** Adds the event bodies and webhook settings, each read (and its secrets decrypted) once per
@@ -680,14 +734,21 @@ export class PostgresStore implements Store {
   }
 
   async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
-    const [row] = await this.rows(
-      `SELECT next_attempt_at AS at FROM deliveries
-       WHERE status = 'pending' AND NOT (webhook_id = ANY ($1::text[]))
-         AND webhook_id NOT IN (SELECT id FROM webhooks WHERE NOT active)
-       ORDER BY next_attempt_at LIMIT 1`,
-      [skipWebhookIds],
-    );
-    return row ? (row.at as number) : null;
+    if (!this.claimRoute.perWebhookFirst(skipWebhookIds.length)) {
+      const skipped = new Set(skipWebhookIds);
+      const head = await this.rows(
+        `SELECT d.webhook_id, d.next_attempt_at AS at, w.active FROM deliveries d
+         JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT $1`,
+        [NEXT_DUE_WINDOW],
+      );
+      const first = head.find((row) => row.active === true && !skipped.has(row.webhook_id as string));
+      if (first) return first.at as number;
+      if (head.length < NEXT_DUE_WINDOW) return null;
+    }
+    // The window holds only held-back work, or few webhooks have any: look per webhook.
+    const [row] = await this.rows(`${PENDING_WEBHOOKS_DUE} SELECT min(at) AS at FROM due`, [skipWebhookIds]);
+    return (row.at as number | null) ?? null;
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -769,18 +830,37 @@ async function replaceSubscriptions(client: Queryable, webhookId: string, events
   await client.query('INSERT INTO webhook_events (event_name, webhook_id) SELECT unnest($1::text[]), $2', [events, webhookId]);
 }
 
+const CLAIMED_COLUMNS = 'd.id, d.webhook_id, d.event_id, d.event_name, d.attempts';
+
+/** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */
+const NEXT_DUE_WINDOW = 32;
+
+/**
+ * `due`: each active webhook with pending deliveries, outside $1 (text[]), with its earliest
+ * next_attempt_at. The webhooks are found by skipping through the pending-by-webhook index,
+ * one probe per webhook, however long each one's backlog is.
+ */
+const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending AS (
+    (SELECT webhook_id FROM deliveries WHERE status = 'pending' ORDER BY webhook_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.webhook_id FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id > p.webhook_id
+            ORDER BY d.webhook_id LIMIT 1)
+    FROM pending p WHERE p.webhook_id IS NOT NULL
+  ),
+  due AS (
+    SELECT p.webhook_id,
+      (SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id = p.webhook_id) AS at
+    FROM pending p JOIN webhooks w ON w.id = p.webhook_id AND w.active
+    WHERE NOT (p.webhook_id = ANY ($1::text[]))
+  )`;
+
 async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<void> {
   await client.query('SELECT id FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE', [sortedIds]);
 }
 
 /** Each webhook's last event becomes its newest attempt of the batch. */
 async function updateLastEvents(client: Queryable, records: AttemptRecord[]): Promise<void> {
-  const newest = new Map<string, AttemptRecord>();
-  for (const record of records) {
-    const current = newest.get(record.webhookId);
-    if (!current || current.startedAt <= record.startedAt) newest.set(record.webhookId, record);
-  }
-  const latest = [...newest.values()];
+  const latest = [...groupByWebhook(records).values()].map(latestRecord);
   await client.query(
     `UPDATE webhooks w SET last_event_name = r.event_name, last_status = r.status,
        last_status_code = r.status_code, last_dispatched_at = r.dispatched_at

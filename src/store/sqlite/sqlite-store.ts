@@ -28,6 +28,8 @@ import {
 } from '../types.js';
 import {
   PATCHABLE_COLUMNS,
+  groupByWebhook,
+  latestRecord,
   toDeliveryDetail,
   toDeliverySummary,
   toEventType,
@@ -46,7 +48,8 @@ import {
   newKeyCheck,
   secretAssignments,
 } from '../secret-columns.js';
-import { CLAIM_SCAN_FACTOR, HISTORY_PRUNE_MARGIN } from '../tuning.js';
+import { HISTORY_PRUNE_MARGIN } from '../tuning.js';
+import { afterClaimed, ClaimRoute, headWindow, planSlots, type SlotPlan } from '../claim-plan.js';
 import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -60,6 +63,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly listeners = new Set<() => void>();
+  /** Chooses each claim's first step; see claim-plan.ts. */
+  private readonly claimRoute = new ClaimRoute();
   private statements: Statements | null = null;
 
   private constructor(
@@ -389,25 +394,50 @@ export class SqliteStore implements Store {
   // ---- deliveries ----
 
   async claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    const saturated: string[] = [];
-    const busy: Record<string, number> = {};
-    for (const [webhookId, count] of request.inFlightByWebhook) {
-      if (count >= request.maxInFlightPerWebhook) saturated.push(webhookId);
-      else busy[webhookId] = count;
-    }
-    const claimed = this.db.transaction(() =>
-      this.sql.claim.all({
+    const leaseUntil = request.now + request.leaseMs;
+    const window = headWindow(request.limit);
+    const claimed = this.db.transaction(() => {
+      const plan = planSlots(request);
+      if (this.claimRoute.perWebhookFirst(request.inFlightByWebhook.size)) return this.claimPerWebhook(request, plan, request.limit, leaseUntil);
+      const head = this.sql.claimHead.all({
         workerId: request.workerId,
         now: request.now,
-        leaseUntil: request.now + request.leaseMs,
+        leaseUntil,
         limit: request.limit,
-        scan: Math.max(request.limit * CLAIM_SCAN_FACTOR, 1000),
+        window,
         cap: request.maxInFlightPerWebhook,
-        saturated: JSON.stringify(saturated),
-        busy: JSON.stringify(busy),
-      }) as Row[],
-    ).immediate();
+        saturated: JSON.stringify(plan.saturated),
+        busy: JSON.stringify(plan.busy),
+      }) as Row[];
+      if (head.length >= request.limit) return head;
+      // Due work behind the window was not looked at: look per webhook (see claim-plan.ts).
+      const dueLeft = (this.sql.countDue.get({ now: request.now, window }) as { n: number }).n;
+      if (dueLeft + head.length <= window) return head;
+      const claimedFrom = head.map((row) => row.webhook_id as string);
+      const rest = this.claimPerWebhook(
+        request,
+        afterClaimed(plan, claimedFrom, request.maxInFlightPerWebhook),
+        request.limit - head.length,
+        leaseUntil,
+      );
+      return [...head, ...rest];
+    }).immediate();
     return this.hydrateClaims(claimed, request.now);
+  }
+
+  /** Oldest due webhook first, each up to its free slots. */
+  private claimPerWebhook(request: ClaimRequest, plan: SlotPlan, limit: number, leaseUntil: number): Row[] {
+    const ready = this.sql.readyWebhooks.all({ now: request.now, saturated: JSON.stringify(plan.saturated) }) as Row[];
+    this.claimRoute.sawDueWebhooks(ready.length);
+    const claimed: Row[] = [];
+    for (const { webhook_id: webhookId } of ready) {
+      const free = Math.min(request.maxInFlightPerWebhook - (plan.busy[webhookId as string] ?? 0), limit - claimed.length);
+      if (free <= 0) continue;
+      const rows = this.sql.claimOfWebhook.all({ webhookId, now: request.now, leaseUntil, workerId: request.workerId, limit: free });
+      claimed.push(...(rows as Row[]));
+      if (claimed.length >= limit) break;
+    }
+    return claimed;
   }
 
   /** Adds the event bodies and webhook settings, each read once per claim batch. */
@@ -454,7 +484,7 @@ export class SqliteStore implements Store {
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     const sql = this.sql;
     this.db.transaction(() => {
-      const kept = new Map<string, AttemptRecord[]>();
+      const kept: AttemptRecord[] = [];
       for (const record of records) {
         const status: DeliveryStatus =
           record.next.kind === 'delivered' ? 'success' : record.next.kind === 'retry' ? 'pending' : 'error';
@@ -472,7 +502,7 @@ export class SqliteStore implements Store {
           responseBody: record.responseBodyStart,
         }) as { attempts: number } | undefined;
         if (!completed) continue;
-        kept.set(record.webhookId, [...(kept.get(record.webhookId) ?? []), record]);
+        kept.push(record);
         sql.insertAttempt.run(
           record.deliveryId,
           completed.attempts,
@@ -482,15 +512,16 @@ export class SqliteStore implements Store {
           record.error?.code ?? null,
           record.error?.message ?? null,
         );
-        sql.updateLastEvent.run({
-          webhookId: record.webhookId,
-          eventName: record.eventName,
-          status: record.next.kind === 'delivered' ? 'success' : 'error',
-          statusCode: record.statusCode,
-          dispatchedAt: record.startedAt,
-        });
       }
-      for (const [webhookId, outcomes] of kept) {
+      for (const [webhookId, outcomes] of groupByWebhook(kept)) {
+        const last = latestRecord(outcomes);
+        sql.updateLastEvent.run({
+          webhookId,
+          eventName: last.eventName,
+          status: last.next.kind === 'delivered' ? 'success' : 'error',
+          statusCode: last.statusCode,
+          dispatchedAt: last.startedAt,
+        });
         const row = sql.getFailureRun.get(webhookId) as Row | undefined;
         if (!row) continue;
         const before = failureRunOf(row);
@@ -509,8 +540,16 @@ export class SqliteStore implements Store {
   }
 
   async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
-    const row = this.sql.nextDueAt.get(JSON.stringify(skipWebhookIds)) as { at: number } | undefined;
-    return row?.at ?? null;
+    if (!this.claimRoute.perWebhookFirst(skipWebhookIds.length)) {
+      const skipped = new Set(skipWebhookIds);
+      const head = this.sql.headDue.all(NEXT_DUE_WINDOW) as Row[];
+      const first = head.find((row) => row.active === 1 && !skipped.has(row.webhook_id as string));
+      if (first) return first.at as number;
+      if (head.length < NEXT_DUE_WINDOW) return null;
+    }
+    // The window holds only held-back work, or few webhooks have any: look per webhook.
+    const row = this.sql.nextDuePerWebhook.get(JSON.stringify(skipWebhookIds)) as { at: number | null };
+    return row.at;
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -591,6 +630,29 @@ function reenableAssignments(wasActive: string): string[] {
 const EVENTS_OF_WEBHOOK = `(SELECT json_group_array(event_name) FROM
   (SELECT event_name FROM webhook_events WHERE webhook_id = w.id ORDER BY event_name)) AS events`;
 
+const CLAIMED_COLUMNS = 'id, webhook_id, event_id, event_name, attempts';
+
+/** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */
+const NEXT_DUE_WINDOW = 32;
+
+/**
+ * `due`: each active webhook with pending deliveries, outside @saturated, with its earliest
+ * next_attempt_at. The webhooks are found by skipping through the pending-by-webhook index,
+ * one probe per webhook, however long each one's backlog is.
+ */
+const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending(webhook_id) AS (
+    SELECT min(webhook_id) FROM deliveries WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT min(d.webhook_id) FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id > p.webhook_id)
+    FROM pending p WHERE p.webhook_id IS NOT NULL
+  ),
+  due AS (
+    SELECT p.webhook_id,
+      (SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id = p.webhook_id) AS at
+    FROM pending p JOIN webhooks w ON w.id = p.webhook_id AND w.active = 1
+    WHERE p.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
+  )`;
+
 function prepareStatements(db: Database.Database) {
   return {
     countTokens: db.prepare('SELECT count(*) AS n FROM tokens'),
@@ -637,21 +699,21 @@ function prepareStatements(db: Database.Database) {
     insertIdempotencyKey: db.prepare(
       'INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)',
     ),
-    // Claims the oldest due deliveries, skipping webhooks this worker already saturates and
-    // taking no more per webhook than its free slots. A claim pushes next_attempt_at to the end
-    // of the lease, so a claim whose worker died falls due again by itself.
-    claim: db.prepare(`
+    // Claims among the oldest due deliveries (a bounded window), leaving out inactive webhooks
+    // and those this worker saturates, and taking no more per webhook than its free slots. A
+    // claim pushes next_attempt_at to the end of the lease, so a claim whose worker died falls
+    // due again by itself.
+    claimHead: db.prepare(`
       WITH head AS (
         SELECT seq, webhook_id, next_attempt_at FROM deliveries
         WHERE status = 'pending' AND next_attempt_at <= @now
-          AND webhook_id NOT IN (SELECT value FROM json_each(@saturated))
-          AND webhook_id NOT IN (SELECT id FROM webhooks WHERE active = 0)
-        ORDER BY next_attempt_at LIMIT @scan
+        ORDER BY next_attempt_at LIMIT @window
       ),
       ranked AS (
-        SELECT seq, webhook_id,
-          ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, seq) AS rank
-        FROM head
+        SELECT head.seq, head.webhook_id,
+          ROW_NUMBER() OVER (PARTITION BY head.webhook_id ORDER BY head.next_attempt_at, head.seq) AS rank
+        FROM head JOIN webhooks w ON w.id = head.webhook_id AND w.active = 1
+        WHERE head.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
       ),
       chosen AS (
         SELECT ranked.seq FROM ranked LEFT JOIN json_each(@busy) AS busy ON busy.key = ranked.webhook_id
@@ -660,7 +722,21 @@ function prepareStatements(db: Database.Database) {
       )
       UPDATE deliveries SET claimed_by = @workerId, next_attempt_at = @leaseUntil
       WHERE seq IN (SELECT seq FROM chosen)
-      RETURNING id, webhook_id, event_id, event_name, attempts`),
+      RETURNING ${CLAIMED_COLUMNS}`),
+    countDue: db.prepare(`SELECT count(*) AS n FROM (
+        SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= @now LIMIT @window + 1)`),
+    readyWebhooks: db.prepare(`${PENDING_WEBHOOKS_DUE}
+      SELECT webhook_id FROM due WHERE at <= @now ORDER BY at`),
+    claimOfWebhook: db.prepare(`UPDATE deliveries SET claimed_by = @workerId, next_attempt_at = @leaseUntil
+      WHERE seq IN (SELECT seq FROM deliveries
+        WHERE webhook_id = @webhookId AND status = 'pending' AND next_attempt_at <= @now
+        ORDER BY next_attempt_at, seq LIMIT @limit)
+      RETURNING ${CLAIMED_COLUMNS}`),
+    headDue: db.prepare(`SELECT d.webhook_id, d.next_attempt_at AS at, w.active FROM deliveries d
+      JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT ?`),
+    nextDuePerWebhook: db.prepare(`${PENDING_WEBHOOKS_DUE.replace('@saturated', '?')}
+      SELECT min(at) AS at FROM due`),
     // The previous secret only while its grace period runs at the claim's time.
     getTarget: db.prepare(`SELECT url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
         CASE WHEN previous_secret_expires_at > @now THEN previous_secret END AS previous_secret
@@ -687,10 +763,6 @@ function prepareStatements(db: Database.Database) {
         (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
         (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?) AS oldestDueAt,
         (SELECT count(*) FROM webhooks WHERE active = 0) AS disabledWebhooks`),
-    nextDueAt: db.prepare(`SELECT next_attempt_at AS at FROM deliveries
-      WHERE status = 'pending' AND webhook_id NOT IN (SELECT value FROM json_each(?))
-        AND webhook_id NOT IN (SELECT id FROM webhooks WHERE active = 0)
-      ORDER BY next_attempt_at LIMIT 1`),
     getDelivery: db.prepare(`SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id
       WHERE d.id = ? AND d.webhook_id = ?`),
     getDeliveryOfWebhook: db.prepare('SELECT id, event_id, event_name FROM deliveries WHERE id = ? AND webhook_id = ?'),
