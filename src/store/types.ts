@@ -61,8 +61,8 @@ export interface ResendRequest {
   now: number;
   /** That one delivery, whatever its status; or */
   deliveryId?: string;
-  /** every delivery given up on (status error) created at or after this time, among the
-   * webhook's newest HISTORY_LIMIT. */
+  /** every delivery given up on (status error) whose last attempt was at or after this time,
+   * among the webhook's newest HISTORY_LIMIT. */
   failedSince?: number;
 }
 

@@ -330,6 +330,20 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('what failed since a time is judged by its last attempt, not by when it was queued', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [claimed] = await store.claimDueDeliveries(claimRequest());
+      const givenUpAt = NOW + 60_000;
+      await store.recordAttempts('worker-a', [
+        delivered(claimed.id, target.id, { startedAt: givenUpAt, statusCode: 500, error: { code: 'http_status', message: 'HTTP 500' }, next: { kind: 'gave-up' } }),
+      ]);
+      assert.equal((await store.resendDeliveries({ webhookId: target.id, failedSince: givenUpAt + 1, now: givenUpAt + 2 })).length, 0);
+      assert.equal((await store.resendDeliveries({ webhookId: target.id, failedSince: givenUpAt, now: givenUpAt + 2 })).length, 1);
+      await store.close();
+    });
+
     test('resending queues new deliveries of the same events, attempts from zero', async () => {
       const target = webhook();
       const other = webhook({ events: ['tag_created'] });

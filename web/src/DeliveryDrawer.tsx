@@ -1,32 +1,75 @@
-import { Alert, Descriptions, Drawer, Skeleton, Table, Typography } from 'antd';
-import type { DeliveryAttempt, DeliveryDetail, DeliveryError } from './api';
+import { RedoOutlined } from '@ant-design/icons';
+import { Alert, Button, Descriptions, Drawer, Skeleton, Table, Typography } from 'antd';
+import type { DeliveryAttempt, DeliveryDetail, DeliveryError, Webhook } from './api';
 import { formatDateTime, prettyJson } from './format';
 import { useLoad, useNarrow } from './hooks';
 import { DeliveryStatusBadge } from './LastEvent';
+import { OperationNotice, useDeliveryOperation, type DeliveryWording } from './OperationNotice';
+import { usePermissions } from './permissions';
 import { useSignedIn } from './session';
 
 interface DeliveryDrawerProps {
-  webhookId: string;
+  webhook: Webhook;
   deliveryId: string;
   onClose(): void;
+  /** Shows another delivery of the webhook in the drawer (a resend, or the original of one). */
+  onOpen(deliveryId: string): void;
+  /** A resend was queued or attempted: the history has changed. */
+  onChanged(): void;
 }
 
-/** One delivery in full: what Herald sent, what came back, and every attempt. */
-export function DeliveryDrawer({ webhookId, deliveryId, onClose }: DeliveryDrawerProps) {
+const RESEND: DeliveryWording = {
+  running: 'Resending the delivery…',
+  subject: 'The resent delivery',
+  refused: 'The delivery could not be resent',
+};
+
+/** One delivery in full: what Herald sent, what came back, and every attempt; and resending it. */
+export function DeliveryDrawer({ webhook, deliveryId, onClose, onOpen, onChanged }: DeliveryDrawerProps) {
   const { api } = useSignedIn();
+  const { operateDeliveries } = usePermissions();
   const narrow = useNarrow();
-  const delivery = useLoad(() => api.getDelivery(webhookId, deliveryId), `${webhookId}/${deliveryId}`);
+  const delivery = useLoad(() => api.getDelivery(webhook.id, deliveryId), `${webhook.id}/${deliveryId}`);
+  const resend = useDeliveryOperation(webhook.id, webhook.active, () => {
+    onChanged();
+    delivery.reload({ quiet: true });
+  });
 
   return (
-    <Drawer open title="Delivery" onClose={onClose} size={narrow ? '100%' : 720} destroyOnHidden>
+    <Drawer
+      open
+      title="Delivery"
+      onClose={onClose}
+      size={narrow ? '100%' : 720}
+      destroyOnHidden
+      extra={
+        operateDeliveries && (
+          <Button
+            icon={<RedoOutlined aria-hidden />}
+            onClick={() => resend.run(RESEND, () => api.resendDelivery(webhook.id, deliveryId))}
+            loading={resend.busy}
+            disabled={!delivery.data}
+            aria-label="Resend this delivery"
+          >
+            Resend
+          </Button>
+        )
+      }
+    >
+      <OperationNotice
+        notice={resend.notice}
+        onClose={() => resend.show(null)}
+        onView={resend.notice?.deliveryId === deliveryId ? undefined : onOpen}
+        viewLabel="Open the new delivery"
+      />
       {delivery.error && <Alert type="error" showIcon title={delivery.error.message} />}
       {delivery.loading && !delivery.data && <Skeleton active />}
-      {delivery.data && <DeliveryDetails delivery={delivery.data} />}
+      {delivery.data && <DeliveryDetails delivery={delivery.data} onOpen={onOpen} />}
     </Drawer>
   );
 }
 
-function DeliveryDetails({ delivery }: { delivery: DeliveryDetail }) {
+function DeliveryDetails({ delivery, onOpen }: { delivery: DeliveryDetail; onOpen(deliveryId: string): void }) {
   const failed = delivery.status === 'error' || delivery.error !== null;
   return (
     <div className="delivery">
@@ -52,6 +95,25 @@ function DeliveryDetails({ delivery }: { delivery: DeliveryDetail }) {
             ? [{ key: 'next', label: 'Next attempt', children: formatDateTime(delivery.nextAttemptAt) }]
             : []),
           { key: 'event-id', label: 'Event ID', children: <Typography.Text code>{delivery.eventId}</Typography.Text> },
+          ...(delivery.resentFrom
+            ? [
+                {
+                  key: 'resent-from',
+                  label: 'Resent from',
+                  children: (
+                    <Button
+                      type="link"
+                      size="small"
+                      className="inline-link"
+                      onClick={() => onOpen(delivery.resentFrom!)}
+                      aria-label={`Open the original delivery ${delivery.resentFrom}`}
+                    >
+                      {delivery.resentFrom}
+                    </Button>
+                  ),
+                },
+              ]
+            : []),
         ]}
       />
 

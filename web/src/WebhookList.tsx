@@ -5,12 +5,16 @@ import { useState } from 'react';
 import type { CreatedWebhook, Webhook } from './api';
 import { DeleteWebhookModal } from './DeleteWebhookModal';
 import { GeneratedSecretModal } from './GeneratedSecretModal';
+import { plural } from './format';
 import { useEventTypes, useLoad } from './hooks';
 import { LastEventCell } from './LastEvent';
+import { usePermissions } from './permissions';
+import { ReEnableModal } from './ReEnableModal';
 import { paths, useRouter } from './router';
 import { missingScopeId, scopeQuery, type ConsoleScope } from './scope';
 import { useSignedIn } from './session';
 import { WebhookModal, type WebhookModalTarget } from './WebhookModal';
+import { WebhookStatusCell } from './WebhookStatus';
 
 const PAGE_SIZE = 20;
 
@@ -24,6 +28,8 @@ export function WebhookList({ scope }: { scope: ConsoleScope }) {
   const [modal, setModal] = useState<WebhookModalTarget | null>(null);
   const [deleting, setDeleting] = useState<Webhook | null>(null);
   const [generatedSecret, setGeneratedSecret] = useState<string | null>(null);
+  const [enabling, setEnabling] = useState<Webhook | null>(null);
+  const { manageWebhooks } = usePermissions();
 
   const missing = missingScopeId(scope);
   const query = missing ? null : scopeQuery(scope);
@@ -77,9 +83,10 @@ export function WebhookList({ scope }: { scope: ConsoleScope }) {
     {
       title: 'Status',
       key: 'status',
-      width: 100,
-      render: (_value, webhook) =>
-        webhook.active ? <Tag color="green">Active</Tag> : <Tag color="default">Inactive</Tag>,
+      width: 140,
+      render: (_value, webhook) => (
+        <WebhookStatusCell webhook={webhook} onReEnable={manageWebhooks ? () => setEnabling(webhook) : undefined} />
+      ),
     },
     {
       title: 'Last event',
@@ -90,27 +97,31 @@ export function WebhookList({ scope }: { scope: ConsoleScope }) {
     {
       title: <span className="visually-hidden">Actions</span>,
       key: 'actions',
-      width: 130,
+      width: manageWebhooks ? 130 : 60,
       fixed: 'right',
       render: (_value, webhook) => (
         <Space size={2}>
-          <Tooltip title="Edit">
-            <Button
-              type="text"
-              icon={<EditOutlined aria-hidden />}
-              aria-label="Edit webhook"
-              onClick={() => setModal({ mode: 'edit', webhook })}
-            />
-          </Tooltip>
-          <Tooltip title="Delete">
-            <Button
-              type="text"
-              danger
-              icon={<DeleteOutlined aria-hidden />}
-              aria-label="Delete webhook"
-              onClick={() => setDeleting(webhook)}
-            />
-          </Tooltip>
+          {manageWebhooks && (
+            <>
+              <Tooltip title="Edit">
+                <Button
+                  type="text"
+                  icon={<EditOutlined aria-hidden />}
+                  aria-label="Edit webhook"
+                  onClick={() => setModal({ mode: 'edit', webhook })}
+                />
+              </Tooltip>
+              <Tooltip title="Delete">
+                <Button
+                  type="text"
+                  danger
+                  icon={<DeleteOutlined aria-hidden />}
+                  aria-label="Delete webhook"
+                  onClick={() => setDeleting(webhook)}
+                />
+              </Tooltip>
+            </>
+          )}
           <Tooltip title="Details and event history">
             <Button
               type="text"
@@ -130,9 +141,11 @@ export function WebhookList({ scope }: { scope: ConsoleScope }) {
     <Empty description="No webhook listens to these events" />
   ) : (
     <Empty description="No webhooks yet">
-      <Button type="primary" onClick={openAdd} disabled={missing !== null}>
-        Add your first webhook
-      </Button>
+      {manageWebhooks && (
+        <Button type="primary" onClick={openAdd} disabled={missing !== null}>
+          Add your first webhook
+        </Button>
+      )}
     </Empty>
   );
 
@@ -142,9 +155,11 @@ export function WebhookList({ scope }: { scope: ConsoleScope }) {
         <Typography.Title level={1} id="webhooks-heading" className="page-title">
           Webhooks
         </Typography.Title>
-        <Button type="primary" icon={<PlusOutlined aria-hidden />} onClick={openAdd} disabled={missing !== null}>
-          Add webhook
-        </Button>
+        {manageWebhooks && (
+          <Button type="primary" icon={<PlusOutlined aria-hidden />} onClick={openAdd} disabled={missing !== null}>
+            Add webhook
+          </Button>
+        )}
       </div>
 
       <div className="toolbar">
@@ -197,7 +212,7 @@ export function WebhookList({ scope }: { scope: ConsoleScope }) {
         dataSource={list.error ? [] : webhooks}
         loading={list.loading}
         locale={{ emptyText }}
-        scroll={{ x: 1010 }}
+        scroll={{ x: 1050 }}
         pagination={{ pageSize: PAGE_SIZE, hideOnSinglePage: true, showSizeChanger: false }}
         className="webhook-table"
       />
@@ -211,6 +226,19 @@ export function WebhookList({ scope }: { scope: ConsoleScope }) {
             setDeleting(null);
             list.reload({ quiet: true });
             message.success('Webhook deleted');
+          }}
+        />
+      )}
+      {enabling && (
+        <ReEnableModal
+          webhook={enabling}
+          onClose={() => setEnabling(null)}
+          onEnabled={(_enabled, resent) => {
+            setEnabling(null);
+            list.reload({ quiet: true });
+            message.success(
+              resent > 0 ? `Webhook enabled; ${plural(resent, 'failed delivery', 'failed deliveries')} queued again` : 'Webhook enabled',
+            );
           }}
         />
       )}

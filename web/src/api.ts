@@ -46,6 +46,10 @@ export interface Webhook {
   hasSecret: boolean;
   previousSecretExpiresAt: string | null;
   lastEvent: LastEvent | null;
+  /** Why Herald set the webhook inactive by itself; null when it did not. */
+  disabledReason: string | null;
+  /** When Herald set it inactive by itself. */
+  disabledAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -94,6 +98,8 @@ export interface DeliverySummary {
   error: DeliveryError | null;
   nextAttemptAt: string | null;
   createdAt: string;
+  /** The delivery this one was queued again from (a resend); null otherwise. */
+  resentFrom: string | null;
 }
 
 export interface DeliveryAttempt {
@@ -116,6 +122,16 @@ export interface DeliveryQuery {
   eventName?: string;
   status?: DeliveryStatus;
   statusCode?: string;
+}
+
+/** A delivery the API queued (a test event or a resend). */
+export interface QueuedDelivery {
+  deliveryId: string;
+}
+
+export interface QueuedDeliveries {
+  /** How many deliveries were queued. */
+  deliveries: number;
 }
 
 /** An error answer of the API, or a request that got no answer (status 0). */
@@ -204,6 +220,25 @@ export function createApiClient({ token, onUnauthorized }: ApiClientOptions) {
         'GET',
         `/api/webhooks/${encodeURIComponent(webhookId)}/deliveries/${encodeURIComponent(deliveryId)}`,
       ),
+
+    /** Queues a test event to the webhook: `eventName` or, left out, the first of its events. */
+    sendTestEvent: (webhookId: string, eventName?: string) =>
+      request<QueuedDelivery>(
+        'POST',
+        `/api/webhooks/${encodeURIComponent(webhookId)}/test`,
+        eventName === undefined ? {} : { eventName },
+      ),
+    /** Queues the delivery's event again, as a new delivery. */
+    resendDelivery: (webhookId: string, deliveryId: string) =>
+      request<QueuedDelivery>(
+        'POST',
+        `/api/webhooks/${encodeURIComponent(webhookId)}/deliveries/${encodeURIComponent(deliveryId)}/resend`,
+      ),
+    /** Queues again every delivery given up on that was created at or after `since`. */
+    resendFailed: (webhookId: string, since: Date) =>
+      request<QueuedDeliveries>('POST', `/api/webhooks/${encodeURIComponent(webhookId)}/resend-failed`, {
+        since: since.toISOString(),
+      }),
   };
 }
 

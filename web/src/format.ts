@@ -15,3 +15,13 @@ export function prettyJson(text: string): string {
     return text;
   }
 }
+
+/** "1 delivery", "3 deliveries". */
+export function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** What a failure says, for a sentence the screen shows. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -466,12 +466,12 @@ export class PostgresStore implements Store {
           client,
         );
       } else if (request.failedSince !== undefined) {
-        // Given up on since a time, among the webhook's history, oldest first.
+        // Given up on since a time (that of the last attempt), among the webhook's history, oldest first.
         originals = await this.rows(
           `SELECT id, event_id, event_name FROM (
-             SELECT seq, id, event_id, event_name, status, created_at FROM deliveries WHERE webhook_id = $1
+             SELECT seq, id, event_id, event_name, status, dispatched_at FROM deliveries WHERE webhook_id = $1
              ORDER BY seq DESC LIMIT $2
-           ) AS recent WHERE status = 'error' AND created_at >= $3 ORDER BY seq`,
+           ) AS recent WHERE status = 'error' AND dispatched_at >= $3 ORDER BY seq`,
           [webhookId, HISTORY_LIMIT, request.failedSince],
           client,
         );

@@ -766,11 +766,11 @@ function prepareStatements(db: Database.Database) {
     getDelivery: db.prepare(`SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id
       WHERE d.id = ? AND d.webhook_id = ?`),
     getDeliveryOfWebhook: db.prepare('SELECT id, event_id, event_name FROM deliveries WHERE id = ? AND webhook_id = ?'),
-    // Given up on since a time, among the webhook's history, oldest first.
+    // Given up on since a time (that of the last attempt), among the webhook's history, oldest first.
     failedSince: db.prepare(`SELECT id, event_id, event_name FROM (
-        SELECT seq, id, event_id, event_name, status, created_at FROM deliveries WHERE webhook_id = @webhookId
+        SELECT seq, id, event_id, event_name, status, dispatched_at FROM deliveries WHERE webhook_id = @webhookId
         ORDER BY seq DESC LIMIT @limit
-      ) WHERE status = 'error' AND created_at >= @since ORDER BY seq`),
+      ) WHERE status = 'error' AND dispatched_at >= @since ORDER BY seq`),
     insertResend: db.prepare(`INSERT INTO deliveries
       (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at, resent_from)
       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`),
