@@ -90,6 +90,10 @@ export class PostgresStore implements Store {
 
   private constructor(
     private readonly pool: pg.Pool,
+    /** Claims and outcomes. Their commits do not wait for the disk: a claim lost in a database
+     * crash only lapses, and a lost outcome means the delivery is sent again, which
+     * at-least-once allows. Accepted events go through `pool`, whose commits do wait. */
+    private readonly deliveryPool: pg.Pool,
     private readonly options: PostgresStoreOptions,
   ) {
     this.notifier = new WorkNotifier(options.connectionString, channelName(options.schema));
@@ -97,20 +101,26 @@ export class PostgresStore implements Store {
 
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     assertSchemaName(options.schema);
-    const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10, types });
-    pool.on('connect', (client) => {
-      // Queued before any other query on this connection.
-      void client.query(`SET search_path TO ${quoteIdentifier(options.schema)}`);
-    });
+    const newPool = (max: number, settings: string) =>
+      new pg.Pool({
+        connectionString: options.connectionString,
+        max,
+        types,
+        // Set in the connection's start-up packet: every query on it sees Herald's schema.
+        options: `-c search_path=${quoteIdentifier(options.schema)}${settings}`,
+      });
+    const pool = newPool(options.poolSize ?? 10, '');
+    const deliveryPool = newPool(4, ' -c synchronous_commit=off');
     // An idle connection that breaks must not take the process down; the pool replaces it.
     pool.on('error', () => undefined);
-    const store = new PostgresStore(pool, options);
+    deliveryPool.on('error', () => undefined);
+    const store = new PostgresStore(pool, deliveryPool, options);
     try {
       await store.migrate();
       await store.protectSecrets();
       await store.notifier.start();
     } catch (error) {
-      await pool.end();
+      await Promise.all([pool.end(), deliveryPool.end()]);
       throw error;
     }
     return store;
@@ -158,7 +168,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.notifier.stop();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.deliveryPool.end()]);
   }
 
   async ping(): Promise<void> {
@@ -166,9 +176,9 @@ export class PostgresStore implements Store {
   }
 
   /** Runs `work` in one transaction, again from the start after a deadlock. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>, pool = this.pool): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      const client = await pool.connect();
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -539,12 +549,14 @@ export class PostgresStore implements Store {
         request.workerId,
         request.now + request.leaseMs,
       ],
+      this.deliveryPool,
     );
     if (head.length >= request.limit) return head;
     const [{ n: dueLeft }] = await this.rows(
       `SELECT count(*)::int AS n FROM (
          SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT $2) due`,
       [request.now, window + 1],
+      this.deliveryPool,
     );
     if ((dueLeft as number) + head.length <= window) return head;
     const claimedFrom = head.map((row) => row.webhook_id as string);
@@ -582,6 +594,7 @@ export class PostgresStore implements Store {
         request.workerId,
         request.now + request.leaseMs,
       ],
+      this.deliveryPool,
     );
     this.claimRoute.sawDueWebhooks(claimed.length === 0 ? 0 : Number(claimed[0].ready_count));
     return claimed;
@@ -685,7 +698,7 @@ export class PostgresStore implements Store {
       );
       await updateLastEvents(client, kept);
       await this.updateFailureRuns(client, kept, autoDisable);
-    });
+    }, this.deliveryPool);
   }
 
   /** Each webhook's run of failures after the batch (its row is locked already). */
@@ -730,7 +743,7 @@ export class PostgresStore implements Store {
         [now, deliveryIds, workerId],
       );
       await this.notifier.notify(client);
-    });
+    }, this.deliveryPool);
   }
 
   async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
@@ -741,13 +754,14 @@ export class PostgresStore implements Store {
          JOIN webhooks w ON w.id = d.webhook_id
          WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT $1`,
         [NEXT_DUE_WINDOW],
+        this.deliveryPool,
       );
       const first = head.find((row) => row.active === true && !skipped.has(row.webhook_id as string));
       if (first) return first.at as number;
       if (head.length < NEXT_DUE_WINDOW) return null;
     }
     // The window holds only held-back work, or few webhooks have any: look per webhook.
-    const [row] = await this.rows(`${PENDING_WEBHOOKS_DUE} SELECT min(at) AS at FROM due`, [skipWebhookIds]);
+    const [row] = await this.rows(`${PENDING_WEBHOOKS_DUE} SELECT min(at) AS at FROM due`, [skipWebhookIds], this.deliveryPool);
     return (row.at as number | null) ?? null;
   }
 
