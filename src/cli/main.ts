@@ -1,150 +1,48 @@
-import fs from 'node:fs';
-import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, type HeraldConfig } from '../config.js';
-import { createLogger, startHerald, type HeraldRole } from '../herald.js';
-import { importSnapshot, loadSecretBox, openStore, parseSnapshot, type Snapshot, type Store } from '../store/index.js';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.js';
+import { deliveriesCommand, resendCommand } from './delivery-commands.js';
+import { EXIT_USAGE, printFailure, UsageError } from './failures.js';
+import { listenCommand } from './listen-command.js';
+import { publishCommand } from './publish-command.js';
+import { serverCommands, withConfiguredStore } from './server-commands.js';
 import { tokenCommand } from './token-commands.js';
+import { webhooksCommand } from './webhook-commands.js';
 
+/**
+ * The `herald` command. Two families: commands that run Herald or open its database (`serve`,
+ * `migrate`, `export`, `import`, `token`), and commands that talk to a running Herald over its
+ * API (`webhooks`, `publish`, `deliveries`, `resend`) or receive from it (`listen`).
+ */
 const program = new Command()
   .name('herald')
   .description('Herald: signed, retried, recorded webhook delivery for platform events');
 
-program
-  .command('serve')
-  .description('start the API and the delivery loop (configured by HERALD_* environment variables)')
-  .addOption(
-    new Option('--role <role>', 'api: only the API; worker: only delivery; all: both (api and worker need PostgreSQL)')
-      .choices(['api', 'worker', 'all'])
-      .default('all'),
-  )
-  .action(async (options: { role: HeraldRole }) => {
-    const config = loadConfigOrExit();
-    const logger = createLogger(config);
-    const herald = await startHerald(config, { logger, role: options.role });
-    if (herald.createdAdminToken) printAdminTokenOnce(herald.createdAdminToken);
-    // Plain text whatever the log level: people and scripts wait for this line.
-    process.stdout.write(
-      herald.url ? `Herald is listening on ${herald.url}\n` : `Herald is delivering (worker, ${herald.store.kind})\n`,
-    );
-    let signals = 0;
-    const shutDown = (signal: string) => {
-      // A second signal means "now": skip the graceful part.
-      if (++signals > 1) process.exit(1);
-      logger.info({ signal }, 'shutting down');
-      herald.stop().then(
-        () => {
-          process.stdout.write('Herald stopped\n');
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => shutDown('SIGTERM'));
-    process.on('SIGINT', () => shutDown('SIGINT'));
-  });
-
-program
-  .command('migrate')
-  .description('create or upgrade the database schema, then exit')
-  .action(async () => {
-    const config = loadConfigOrExit();
-    const store = await openConfiguredStore(config);
-    await store.close();
-    process.stdout.write(`the ${store.kind} database is up to date\n`);
-  });
-
-program
-  .command('export')
-  .description('write webhooks (with their secrets), custom event types and tokens to a JSON file')
-  .requiredOption('--out <file>', 'where to write; created readable by its owner only')
-  .action(async (options: { out: string }) => {
-    const store = await openConfiguredStore(loadConfigOrExit());
-    try {
-      const snapshot = await store.exportSnapshot();
-      fs.writeFileSync(options.out, JSON.stringify(snapshot, null, 2), { mode: 0o600, flag: 'wx' });
-      process.stdout.write(
-        `exported ${snapshot.webhooks.length} webhooks, ${snapshot.eventTypes.length} event types and ` +
-          `${snapshot.tokens.length} tokens to ${options.out}; it holds the webhook secrets: keep it safe\n`,
-      );
-    } finally {
-      await store.close();
-    }
-  });
-
-program
-  .command('import')
-  .description('read a file written by `herald export` into the configured database (existing ids are kept)')
-  .argument('<file>')
-  .action(async (file: string) => {
-    const snapshot = readSnapshotOrExit(file);
-    const store = await openConfiguredStore(loadConfigOrExit());
-    try {
-      const added = await importSnapshot(store, snapshot, Date.now());
-      process.stdout.write(
-        `imported ${added.webhooks} webhooks, ${added.eventTypes} event types and ${added.tokens} tokens into ${store.kind}\n`,
-      );
-    } finally {
-      await store.close();
-    }
-  });
-
-function readSnapshotOrExit(file: string): Snapshot {
-  try {
-    return parseSnapshot(JSON.parse(fs.readFileSync(file, 'utf8')));
-  } catch (error) {
-    process.stderr.write(`herald: ${file} is not a Herald export: ${(error as Error).message}\n`);
-    process.exit(2);
-  }
-}
-
+for (const command of serverCommands()) program.addCommand(command);
 program.addCommand(tokenCommand(withConfiguredStore));
+program.addCommand(webhooksCommand());
+program.addCommand(publishCommand());
+program.addCommand(deliveriesCommand());
+program.addCommand(resendCommand());
+program.addCommand(listenCommand());
 
-/** Opens the configured store for one command's work and closes it afterwards. */
-async function withConfiguredStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openConfiguredStore(loadConfigOrExit());
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
-
-/** Every command that opens the database needs the key of its webhook secrets: the import
- * encrypts them with it, the export decrypts them, migrate encrypts rows stored in plain text. */
-function openConfiguredStore(config: HeraldConfig) {
-  // These commands are short: they may run beside a Herald that serves from the same folder.
-  return openStore(config, loadSecretBox(config), { shared: true });
-}
-
-function loadConfigOrExit() {
-  try {
-    return loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`herald: ${error.message}\n`);
-    process.exit(2);
-  }
-}
-
-/** Written straight to the terminal, not through the logger: logs must never hold a token. */
-function printAdminTokenOnce(token: string): void {
-  process.stdout.write(
-    [
-      '',
-      '  An admin token was created for this Herald. It is shown this once and stored only as a hash:',
-      '',
-      `    ${token}`,
-      '',
-      '  Use it as "Authorization: Bearer <token>" on /api. Set HERALD_ADMIN_TOKEN to choose your own.',
-      '',
-    ].join('\n') + '\n',
-  );
-}
+throwInsteadOfExiting(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`herald: ${(error as Error).message}\n`);
-  process.exit(error instanceof ConfigError ? 2 : 1);
+  if (error instanceof CommanderError) {
+    // Commander has printed its message (or the help) already; only the exit code is left.
+    process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+  }
+  printFailure(error instanceof ConfigError ? new UsageError(error.message) : error);
+  // A command that failed half-way (a server that did not start) may still hold the event loop.
+  process.exit();
 });
+
+/**
+ * Commander exits with 1 on a usage mistake; scripts tell "misused" (2) from "Herald said no" (1),
+ * so its errors are thrown to the handler above instead. `addCommand` does not pass this setting
+ * down, hence the walk over every command.
+ */
+function throwInsteadOfExiting(command: Command): void {
+  command.exitOverride();
+  for (const child of command.commands) throwInsteadOfExiting(child);
+}
