@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import { AgentPool, sendRequest, type NetworkAllowList } from '../http/index.js';
+import { AgentPool, sendRequest, type NetworkAllowList, type SendOutcome } from '../http/index.js';
 import type { AttemptRecord, AutoDisablePolicy, ClaimedDelivery, Store } from '../store/index.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
@@ -15,6 +15,10 @@ const STORE_ERROR_BACKOFF_MS = 1_000;
  * it: long enough to write the outcome after the last byte, short enough that a dead process's
  * deliveries are not held up for long. */
 const LEASE_MARGIN_MS = 5_000;
+/** Slots of a webhook whose receiver last timed out or could not be reached. */
+const STRUGGLING_SLOTS = 2;
+/** Failures where the receiver never answered. */
+const UNANSWERED_ERRORS = new Set(['timeout', 'connection', 'refused', 'dns', 'tls', 'proxy']);
 
 export interface DispatcherOptions {
   store: Store;
@@ -47,6 +51,8 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly inFlightByWebhook = new Map<string, number>();
+  /** Webhooks whose receiver last timed out or could not be reached (see slotsTaken). */
+  private readonly struggling = new Set<string>();
   private readonly unrecorded: AttemptRecord[] = [];
   private flushing: Promise<void> | null = null;
   private scheduledFlush: Promise<void> | null = null;
@@ -131,9 +137,32 @@ export class Dispatcher {
       now: this.lastLookAt,
       limit,
       leaseMs: this.options.deliveryTimeoutMs + LEASE_MARGIN_MS,
-      inFlightByWebhook: this.inFlightByWebhook,
+      inFlightByWebhook: this.slotsTaken(),
       maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
     });
+  }
+
+  /**
+   * Deliveries in flight per webhook, as the claim should count them. A webhook whose receiver
+   * last timed out or could not be reached gets STRUGGLING_SLOTS at most, shown to the claim as
+   * full: a receiver that hangs then holds a few slots for the length of a timeout instead of
+   * its whole share, and the other webhooks keep theirs.
+   */
+  private slotsTaken(): ReadonlyMap<string, number> {
+    if (this.struggling.size === 0) return this.inFlightByWebhook;
+    const cap = this.options.maxInFlightPerWebhook;
+    const taken = new Map(this.inFlightByWebhook);
+    for (const webhookId of this.struggling) {
+      const free = Math.max(Math.min(STRUGGLING_SLOTS, cap) - (taken.get(webhookId) ?? 0), 0);
+      taken.set(webhookId, cap - free);
+    }
+    return taken;
+  }
+
+  /** A receiver that answers, whatever the status, is not slow; one that did not answer may be. */
+  private noteReceiver(webhookId: string, outcome: SendOutcome): void {
+    if (outcome.kind === 'response') this.struggling.delete(webhookId);
+    else if (UNANSWERED_ERRORS.has(outcome.error.code)) this.struggling.add(webhookId);
   }
 
   /** Waits for a nudge, the next due time, or the idle poll, whichever comes first. */
@@ -175,7 +204,7 @@ export class Dispatcher {
 
   private saturatedWebhooks(): string[] {
     const saturated: string[] = [];
-    for (const [webhookId, count] of this.inFlightByWebhook) {
+    for (const [webhookId, count] of this.slotsTaken()) {
       if (count >= this.options.maxInFlightPerWebhook) saturated.push(webhookId);
     }
     return saturated;
@@ -214,6 +243,7 @@ export class Dispatcher {
       await this.options.store.releaseClaims(this.options.workerId, [delivery.id], this.clock());
       return;
     }
+    this.noteReceiver(delivery.webhook.id, outcome);
     const now = this.clock();
     const judgement = judgeOutcome(outcome, now);
     const next = nextStep(judgement, delivery, {
