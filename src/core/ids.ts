@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 /**
  * Identifiers are `prefix_` + 10 base-36 digits of milliseconds + 4 of a sequence within that
@@ -17,7 +17,22 @@ export function newId(prefix: 'wh' | 'evt' | 'dlv' | 'tok' | 'att'): string {
     sequence++;
   }
   const time = lastMs.toString(36).padStart(10, '0') + sequence.toString(36).padStart(4, '0');
-  return `${prefix}_${time}${randomBytes(6).toString('hex')}`;
+  return `${prefix}_${time}${randomHex(6)}`;
+}
+
+/** Random bytes drawn from a pool refilled 4 KiB at a time: one system call per ~680 ids
+ * instead of one per id, which shows when a batch publish creates thousands. */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return hex;
 }
 
 /** A webhook secret Herald generates when the caller gives none: 32 random bytes. */
