@@ -20,6 +20,8 @@ export interface RunningHerald {
   role: HeraldRole;
   /** The API's address; null for a worker-only process. */
   url: string | null;
+  /** Where /healthz, /readyz and /metrics answer: the API's address, or a worker's own. */
+  probesUrl: string;
   /** The API server; null for a worker-only process. */
   api: FastifyInstance | null;
   store: Store;
@@ -50,18 +52,29 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
     // One registry per Herald: the dispatcher counts into it, the API's /metrics reads it.
     const metrics = new HeraldMetrics();
     const delivery = role === 'api' ? null : startDelivery(config, store, logger, clock, metrics);
-    const api = role === 'worker' ? null : await startApi(config, store, tokens, logger, clock, metrics);
-    logger.info({ role, url: api?.url, store: store.kind }, 'herald started');
+    // A worker has no API, but orchestrators and scrapers still need its probes and metrics.
+    const server = await startApi(config, store, tokens, logger, clock, metrics, { probesOnly: role === 'worker' });
+    const api = role === 'worker' ? null : server;
+    logger.info({ role, url: server.url, store: store.kind }, 'herald started');
 
     let stopping: Promise<void> | null = null;
     const stop = () =>
       (stopping ??= (async () => {
-        await api?.server.close();
+        await server.server.close();
         await delivery?.stop();
         await store.close();
         logger.info('herald stopped');
       })());
-    return { role, url: api?.url ?? null, api: api?.server ?? null, store, dispatcher: delivery?.dispatcher ?? null, createdAdminToken, stop };
+    return {
+      role,
+      url: api?.url ?? null,
+      probesUrl: server.url,
+      api: api?.server ?? null,
+      store,
+      dispatcher: delivery?.dispatcher ?? null,
+      createdAdminToken,
+      stop,
+    };
   } catch (error) {
     await store.close();
     throw error;
@@ -86,9 +99,10 @@ async function startApi(
   logger: Logger,
   clock: () => number,
   metrics: HeraldMetrics,
+  options: { probesOnly: boolean },
 ): Promise<{ server: FastifyInstance; url: string }> {
   const catalog = new EventCatalog(await store.listCustomEventTypes());
-  const server = buildApi({ store, catalog, config, logger, clock }, tokens, { metrics });
+  const server = buildApi({ store, catalog, config, logger, clock }, tokens, { metrics, probesOnly: options.probesOnly });
   const address = await server.listen({ port: config.port, host: config.host });
   return { server, url: address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost') };
 }

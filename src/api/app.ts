@@ -30,6 +30,8 @@ export interface ApiOptions {
   consoleDir?: string;
   /** The registry /metrics serves, shared with the dispatcher; a fresh one when left out. */
   metrics?: HeraldMetrics;
+  /** Only /healthz, /readyz and /metrics: what a worker process (no API) answers. */
+  probesOnly?: boolean;
 }
 
 export function buildApi(context: ApiContext, tokens: TokenAuthority, options: ApiOptions = {}): FastifyInstance {
@@ -74,6 +76,7 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority, options: A
   // First, so the OpenAPI document sees every route declared after it.
   registerOpenApi(app);
   app.register(observabilityRoutes(context, tokens, options.metrics ?? new HeraldMetrics()));
+  if (options.probesOnly) return app;
   app.register(openApiRoutes());
   app.register(webConsole(consoleOptions));
 

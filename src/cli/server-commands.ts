@@ -29,7 +29,9 @@ function serveCommand(): Command {
       if (herald.createdAdminToken) printAdminTokenOnce(herald.createdAdminToken);
       // Plain text whatever the log level: people and scripts wait for this line.
       process.stdout.write(
-        herald.url ? `Herald is listening on ${herald.url}\n` : `Herald is delivering (worker, ${herald.store.kind})\n`,
+        herald.url
+          ? `Herald is listening on ${herald.url}\n`
+          : `Herald is delivering (worker, ${herald.store.kind}); /healthz, /readyz and /metrics on ${herald.probesUrl}\n`,
       );
       let signals = 0;
       const shutDown = (signal: string) => {

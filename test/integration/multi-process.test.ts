@@ -252,6 +252,7 @@ test('an API-only process stores deliveries without sending them, and a worker p
     const delivered = await waitUntil(() => receiver.requests.find((request) => request.url === '/split'), {
       message: 'the worker did not deliver the waiting event',
     });
+    await assertWorkerProbes(worker.output());
     assert.equal(delivered.headers['webhook-id'], first.body.id);
 
     // With the worker running, a new publish through the API process goes out too.
@@ -286,3 +287,21 @@ test('--role worker and --role api refuse to start without HERALD_DATABASE_URL',
     removeDir(dataDir);
   }
 });
+
+/** A worker answers the probes and its own metrics on HERALD_PORT, and nothing of the API. */
+async function assertWorkerProbes(output: string): Promise<void> {
+  const probesUrl = /\/metrics on (http:\/\/\S+)/.exec(output)?.[1];
+  assert.ok(probesUrl, output);
+  assert.equal((await fetch(`${probesUrl}/readyz`)).status, 200);
+  assert.equal((await fetch(`${probesUrl}/metrics`)).status, 401, 'metrics need the admin token');
+  // The receiver may have the request a moment before the worker has counted the answer.
+  await waitUntil(
+    async () => {
+      const metrics = await fetch(`${probesUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      assert.equal(metrics.status, 200);
+      return /^herald_deliveries_total\{outcome="delivered",status_class="2xx"\} 1$/m.test(await metrics.text());
+    },
+    { message: 'the worker\'s metrics did not count its delivery' },
+  );
+  assert.equal((await fetch(`${probesUrl}/api/webhooks`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).status, 404);
+}

@@ -1,0 +1,114 @@
+/**
+ * Fan-out: one event matching every one of F instance webhooks (their URLs over P paths of the
+ * receiver, each URL made distinct by a query so every delivery is counted), timed from the
+ * publish until all F are answered. The baseline sends F requests with the same body to the
+ * same URLs from one undici pool.
+ *
+ * The webhooks are loaded with `herald import` by default: creating them one POST at a time
+ * costs time that grows with the webhooks already in the scope (each create checks the scope's
+ * limit by listing it), which made a 10,000-webhook set-up take many minutes.
+ * BENCH_FANOUT_SETUP=api goes through the API instead; either way the set-up time is reported.
+ */
+import type { Benchmark, BenchContext } from './lib/benchmark.js';
+import { BENCH_EVENT, BENCH_TENANT, HeraldApi, makeWorkDir, removeDir, startCluster, writeWebhookSnapshot, type Cluster } from './lib/herald.js';
+import { measureUntilAnswered, noteIfCut, publishJob, rawJob } from './lib/measure.js';
+import { startReceiver, type ReceiverProcess } from './lib/processes.js';
+import { formatNumber } from './lib/report.js';
+import type { StoreKind } from './lib/settings.js';
+
+const TARGET_RATIO = 2;
+
+const EVENT = { eventName: BENCH_EVENT, payload: { tenantId: BENCH_TENANT, projectId: 'fan', fanout: true } };
+
+export const fanout: Benchmark = {
+  name: 'fanout',
+  summary: 'one event to 10,000 webhooks: time until all are delivered, vs a raw client sending them',
+  async run(context) {
+    const receiver = await startReceiver();
+    try {
+      for (const store of context.stores) {
+        try {
+          await measureStore(context, receiver, store);
+        } catch (error) {
+          context.report.failed(`fanout ${store}`, error);
+        }
+      }
+    } finally {
+      await receiver.kill();
+    }
+  },
+};
+
+function fanoutUrls(receiverUrl: string, webhooks: number, paths: number): string[] {
+  return Array.from({ length: webhooks }, (_, index) => `${receiverUrl}/f${index % paths}?w=${index}`);
+}
+
+async function measureStore(context: BenchContext, receiver: ReceiverProcess, store: StoreKind): Promise<void> {
+  const { settings, report } = context;
+  const count = settings.fanoutWebhooks;
+  const urls = fanoutUrls(receiver.url, count, settings.fanoutPaths);
+  const envelope = JSON.stringify({ ...EVENT, eventTimestamp: Date.now() });
+  const raw = await measureUntilAnswered(receiver, count, rawJob(settings, urls, { kind: 'fixed', text: envelope }, count), {
+    maxWaitMs: settings.maxWaitMs,
+  });
+  const { cluster, setupMs } = await startWithWebhooks(context, store, urls);
+  try {
+    const publish = publishJob(settings, cluster.apiUrl, { kind: 'fixed', text: JSON.stringify(EVENT) }, 1, { concurrency: 1 });
+    const herald = await cluster.explain(() => measureUntilAnswered(receiver, count, publish, { maxWaitMs: settings.maxWaitMs }));
+    const ratio = herald.elapsedMs / raw.elapsedMs;
+    report.add({
+      benchmark: 'fanout',
+      name: `fanout ${store}`,
+      herald: { value: herald.elapsedMs, unit: 'ms', text: `${formatNumber(herald.elapsedMs)} ms (${formatNumber(herald.perSecond)}/s)` },
+      baseline: { label: 'raw', value: raw.elapsedMs, unit: 'ms', text: `${formatNumber(raw.elapsedMs)} ms (${formatNumber(raw.perSecond)}/s)` },
+      ratio,
+      target: { of: 'ratio', op: '<=', value: TARGET_RATIO, text: `time <= ${TARGET_RATIO}x raw` },
+      details: {
+        store,
+        webhooks: count,
+        paths: settings.fanoutPaths,
+        heraldAnswered: herald.answered,
+        heraldComplete: herald.complete,
+        publishRequestMs: herald.load.requestLatenciesMs[0],
+        duplicates: herald.receiver.duplicates,
+        setup: settings.fanoutSetup,
+        setupMs,
+      },
+    });
+    noteIfCut(report, herald, settings.maxWaitMs);
+    const how = settings.fanoutSetup === 'api' ? 'created one by one through the API' : 'loaded with `herald import`';
+    report.note(`set-up: ${count.toLocaleString('en-US')} webhooks ${how} in ${formatNumber(setupMs / 1000)} s`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Starts Herald with one instance webhook per URL, made as BENCH_FANOUT_SETUP says; times the making. */
+async function startWithWebhooks(
+  context: BenchContext,
+  store: StoreKind,
+  urls: string[],
+): Promise<{ cluster: Cluster; setupMs: number }> {
+  const { settings } = context;
+  if (settings.fanoutSetup === 'import') {
+    const workDir = makeWorkDir();
+    try {
+      const started = performance.now();
+      const cluster = await startCluster(settings, { store, importFile: writeWebhookSnapshot(workDir, urls) });
+      return { cluster, setupMs: performance.now() - started };
+    } finally {
+      removeDir(workDir);
+    }
+  }
+  const cluster = await startCluster(settings, { store });
+  try {
+    const api = new HeraldApi(cluster.apiUrl);
+    await api.createEventType();
+    const setupMs = await api.createWebhooks(urls.length, (index) => ({ url: urls[index] }));
+    await api.close();
+    return { cluster, setupMs };
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+}

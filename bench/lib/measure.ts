@@ -1,0 +1,109 @@
+/**
+ * The measurement every delivery benchmark shares: start a load, and time from its first
+ * request until the receiver has answered the expected number of requests. Both ends are
+ * taken on the machine's clock (see `preciseNow`), in the two processes where they happen.
+ */
+import { AUTH_HEADERS } from './herald.js';
+import type { BodySpec, LoadJob, LoadResult, ReceiverStats } from './messages.js';
+import { runLoad, type ReceiverProcess } from './processes.js';
+import type { Report } from './report.js';
+import type { BenchSettings } from './settings.js';
+import { perSecond } from './stats.js';
+
+export interface DeliveryMeasurement {
+  /** From the first request of the load to the receiver's answer to the last counted one. */
+  elapsedMs: number;
+  /** Distinct requests answered: the expected count, or fewer when the wait was cut. */
+  answered: number;
+  expected: number;
+  /** False when the run hit BENCH_MAX_WAIT_SECONDS: the rate is then over what was answered. */
+  complete: boolean;
+  perSecond: number;
+  load: LoadResult;
+  receiver: ReceiverStats;
+}
+
+/**
+ * Resets the receiver, runs `job` and waits until `count` distinct requests (of `group`) have
+ * been answered, or until the wait's limit. A load with failed requests is an error: its
+ * figure would be meaningless.
+ */
+export async function measureUntilAnswered(
+  receiver: ReceiverProcess,
+  count: number,
+  job: LoadJob,
+  options: { group?: string; maxWaitMs: number },
+): Promise<DeliveryMeasurement> {
+  receiver.reset();
+  const reached = receiver.waitForAnswered(count, options.maxWaitMs, options.group);
+  reached.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+  const load = await runLoad(job);
+  assertAllSucceeded(load, job);
+  const result = await reached;
+  const elapsedMs = result.at - load.startedAt;
+  return {
+    elapsedMs,
+    answered: result.count,
+    expected: count,
+    complete: result.complete,
+    perSecond: perSecond(result.count, elapsedMs),
+    load,
+    receiver: await receiver.stats(),
+  };
+}
+
+export function assertAllSucceeded(load: LoadResult, job: LoadJob): void {
+  if (load.failed === 0) return;
+  throw new Error(`${load.failed} of ${load.sent} requests to ${job.urls[0]} failed: ${JSON.stringify(load.outcomes)}`);
+}
+
+/** Says so under a figure measured on less than it set out to. */
+export function noteIfCut(report: Report, measurement: DeliveryMeasurement, maxWaitMs: number): void {
+  if (measurement.complete) return;
+  report.note(
+    `cut at ${Math.round(maxWaitMs / 1000)} s (BENCH_MAX_WAIT_SECONDS): ${measurement.answered.toLocaleString('en-US')} ` +
+      `of ${measurement.expected.toLocaleString('en-US')} answered; the rate is over those`,
+  );
+}
+
+/** The baseline: the same bytes straight to the receiver, as fast as the pool allows. */
+export function rawJob(settings: BenchSettings, urls: string[], body: BodySpec, count: number): LoadJob {
+  return {
+    urls,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    count,
+    concurrency: settings.rawConcurrency,
+    connections: settings.rawConnections,
+    deadlineMs: settings.maxWaitMs,
+  };
+}
+
+/** Publishing to Herald's API with the admin token. */
+export function publishJob(
+  settings: BenchSettings,
+  apiUrl: string,
+  body: BodySpec,
+  count: number,
+  options: { concurrency: number; ratePerSecond?: number },
+): LoadJob {
+  return {
+    urls: [`${apiUrl}/api/events`],
+    method: 'POST',
+    headers: { ...AUTH_HEADERS },
+    body,
+    count,
+    concurrency: options.concurrency,
+    connections: Math.min(options.concurrency, 64),
+    deadlineMs: settings.maxWaitMs,
+    // A publish Herald refused never becomes a delivery: the figure would wait for it in vain.
+    stopOnFailure: true,
+    ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
+  };
+}
+
+/** The webhook URLs `createProjectWebhooks` made, for the baseline to spread its requests the same way. */
+export function projectUrls(receiverUrl: string, count: number, group = 'w'): string[] {
+  return Array.from({ length: count }, (_, index) => `${receiverUrl}/${group}/${index}`);
+}

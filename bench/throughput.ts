@@ -1,0 +1,111 @@
+/**
+ * Throughput: N events published in batches of up to 1000, each matching exactly one of the
+ * project webhooks, timed from the first publish until the receiver has answered N distinct
+ * deliveries. The baseline posts the same body bytes N times to the same receiver from one
+ * undici pool, measured right before each Herald run so both see the same machine load.
+ */
+import type { Benchmark, BenchContext } from './lib/benchmark.js';
+import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies } from './lib/herald.js';
+import { measureUntilAnswered, noteIfCut, projectUrls, publishJob, rawJob, type DeliveryMeasurement } from './lib/measure.js';
+import { startReceiver, type ReceiverProcess } from './lib/processes.js';
+import type { StoreKind } from './lib/settings.js';
+
+export const BATCH_SIZE = 1000;
+
+interface Variant {
+  name: string;
+  store: StoreKind;
+  /** PostgreSQL: worker processes beside one API process; 0 = one process doing both. */
+  workers: number;
+  target: { value: number; text: string } | null;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'throughput sqlite', store: 'sqlite', workers: 0, target: { value: 0.5, text: '>= 0.5' } },
+  { name: 'throughput postgres 1 worker', store: 'postgres', workers: 1, target: null },
+  { name: 'throughput postgres 2 workers', store: 'postgres', workers: 2, target: { value: 0.35, text: '>= 0.35' } },
+];
+
+export const throughput: Benchmark = {
+  name: 'throughput',
+  summary: 'deliveries/s from batch publishes to an answering receiver, vs a raw undici client',
+  async run(context) {
+    const receiver = await startReceiver();
+    const workDir = makeWorkDir();
+    try {
+      for (const variant of VARIANTS.filter((candidate) => context.stores.includes(candidate.store))) {
+        try {
+          await runVariant(context, receiver, workDir, variant);
+        } catch (error) {
+          context.report.failed(variant.name, error);
+        }
+      }
+    } finally {
+      await receiver.kill();
+      removeDir(workDir);
+    }
+  },
+};
+
+async function runVariant(context: BenchContext, receiver: ReceiverProcess, workDir: string, variant: Variant): Promise<void> {
+  const { settings, report } = context;
+  const count = settings.throughputDeliveries;
+  const raw = await measureUntilAnswered(
+    receiver,
+    count,
+    rawJob(settings, projectUrls(receiver.url, settings.webhooks), { kind: 'fixed', text: deliveryBodyLike(0, settings.webhooks) }, count),
+    { maxWaitMs: settings.maxWaitMs },
+  );
+  const herald = await measureHerald(context, receiver, workDir, variant);
+  const ratio = herald.measurement.perSecond / raw.perSecond;
+  report.add({
+    benchmark: 'throughput',
+    name: variant.name,
+    herald: { value: herald.measurement.perSecond, unit: 'deliveries/s' },
+    baseline: { label: 'raw', value: raw.perSecond, unit: 'req/s' },
+    ratio,
+    target: variant.target ? { of: 'ratio', op: '>=', ...variant.target } : null,
+    details: {
+      deliveries: count,
+      webhooks: settings.webhooks,
+      batchSize: BATCH_SIZE,
+      store: variant.store,
+      workers: variant.workers,
+      heraldElapsedMs: herald.measurement.elapsedMs,
+      heraldAnswered: herald.measurement.answered,
+      heraldComplete: herald.measurement.complete,
+      publishElapsedMs: herald.measurement.load.finishedAt - herald.measurement.load.startedAt,
+      duplicates: herald.measurement.receiver.duplicates,
+      rawElapsedMs: raw.elapsedMs,
+      rawConnections: settings.rawConnections,
+      rawConcurrency: settings.rawConcurrency,
+      heraldEnv: herald.env,
+    },
+  });
+  noteIfCut(report, herald.measurement, settings.maxWaitMs);
+  noteIfCut(report, raw, settings.maxWaitMs);
+}
+
+async function measureHerald(
+  context: BenchContext,
+  receiver: ReceiverProcess,
+  workDir: string,
+  variant: Variant,
+): Promise<{ measurement: DeliveryMeasurement; env: Record<string, string> }> {
+  const { settings } = context;
+  const count = settings.throughputDeliveries;
+  const batches = writeBatchBodies(workDir, count, BATCH_SIZE, settings.webhooks);
+  const cluster = await startCluster(settings, { store: variant.store, workers: variant.workers });
+  try {
+    const api = new HeraldApi(cluster.apiUrl);
+    await createProjectWebhooks(api, receiver.url, settings.webhooks);
+    await api.close();
+    const job = publishJob(settings, cluster.apiUrl, { kind: 'file', path: batches.path }, batches.count, {
+      concurrency: settings.publishConcurrency,
+    });
+    const measurement = await cluster.explain(() => measureUntilAnswered(receiver, count, job, { maxWaitMs: settings.maxWaitMs }));
+    return { measurement, env: cluster.env };
+  } finally {
+    await cluster.stop();
+  }
+}

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTempDir, removeDir } from '../support/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const RUN_LIMIT_MS = 60_000;
+
+/** Runs `npm run bench -- ...args` to its end; resolves with its exit code and output. */
+function runBench(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', 'bench', '--', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGINT');
+      reject(new Error(`the benchmark run did not end within ${RUN_LIMIT_MS / 1000} s:\n${output}`));
+    }, RUN_LIMIT_MS);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+// Timings are never asserted: this only keeps the harness from rotting unnoticed.
+test('a tiny throughput run prints its figure and writes the results file with machine and figures', async () => {
+  const resultsDir = makeTempDir('herald-bench-smoke-');
+  try {
+    const { code, output } = await runBench(['throughput'], {
+      BENCH_SCALE: '0.01',
+      BENCH_THROUGHPUT_DELIVERIES: '200',
+      BENCH_STORES: 'sqlite',
+      BENCH_RESULTS_DIR: resultsDir,
+    });
+    assert.equal(code, 0, output);
+    assert.match(output, /throughput sqlite\s+herald [\d,.]+ deliveries\/s\s+raw [\d,.]+ req\/s\s+ratio [\d.]+\s+\(target >= 0\.5\) (PASS|MISS)/);
+
+    const files = readdirSync(resultsDir).sort();
+    assert.equal(files.length, 2, `expected a timestamped file and latest.json, got ${files.join(', ')}`);
+    assert.ok(files.includes('latest.json'));
+    const latest = readFileSync(path.join(resultsDir, 'latest.json'), 'utf8');
+    assert.equal(readFileSync(path.join(resultsDir, files.find((file) => file !== 'latest.json')!), 'utf8'), latest);
+
+    const record = JSON.parse(latest);
+    assert.deepEqual(record.errors, []);
+    assert.deepEqual(record.command, ['throughput']);
+    assert.equal(record.settings.scale, 0.01);
+    assert.ok(record.machine.cpuModel.length > 0);
+    assert.ok(record.machine.cores >= 1);
+    assert.ok(record.machine.memoryBytes > 0);
+    assert.match(record.machine.node, /^v\d+\./);
+
+    assert.equal(record.figures.length, 1);
+    const [figure] = record.figures;
+    assert.equal(figure.benchmark, 'throughput');
+    assert.equal(figure.name, 'throughput sqlite');
+    assert.equal(figure.herald.unit, 'deliveries/s');
+    assert.ok(figure.herald.value > 0);
+    assert.equal(figure.baseline.label, 'raw');
+    assert.ok(figure.baseline.value > 0);
+    assert.ok(Math.abs(figure.ratio - figure.herald.value / figure.baseline.value) < 1e-9);
+    assert.deepEqual(figure.target, { of: 'ratio', op: '>=', value: 0.5, text: '>= 0.5' });
+    assert.equal(typeof figure.pass, 'boolean');
+    assert.equal(figure.details.deliveries, 200);
+    assert.equal(figure.details.heraldAnswered, 200);
+    assert.equal(figure.details.heraldComplete, true);
+  } finally {
+    removeDir(resultsDir);
+  }
+});
