@@ -1,6 +1,6 @@
 import { HeraldError } from '../core/errors.js';
 import type { EventScope } from '../core/types.js';
-import type { Store, WebhookListFilter } from '../store/index.js';
+import type { Store, WebhookCountFilter } from '../store/index.js';
 
 /**
  * Refuses a webhook in a scope (the instance, a company, a project) that already holds `max`:
@@ -8,8 +8,8 @@ import type { Store, WebhookListFilter } from '../store/index.js';
  * caller multiply the delivery work of every publish. `current` is the webhook being moved by
  * an edit; staying in its own scope never counts against it.
  *
- * Counted with a bounded list rather than a store change; two creates racing at the limit may
- * both pass, which overshoots by at most the number of concurrent requests.
+ * Two creates racing at the limit may both pass, which overshoots by at most the number of
+ * concurrent requests.
  */
 export async function assertScopeHasRoom(
   store: Store,
@@ -18,8 +18,7 @@ export async function assertScopeHasRoom(
   current?: EventScope,
 ): Promise<void> {
   if (current && current.tenantId === scope.tenantId && current.projectId === scope.projectId) return;
-  const existing = await store.listWebhooks({ ...exactScope(scope), limit: max + 1 });
-  if (existing.length < max) return;
+  if ((await store.countWebhooks(exactScope(scope))) < max) return;
   const field = scope.projectId !== null ? 'projectId' : 'tenantId';
   throw new HeraldError(
     'limit_reached',
@@ -29,7 +28,7 @@ export async function assertScopeHasRoom(
 }
 
 /** The filter for exactly this scope: a company's own webhooks, not its projects'. */
-function exactScope(scope: EventScope): Omit<WebhookListFilter, 'limit'> {
+function exactScope(scope: EventScope): WebhookCountFilter {
   if (scope.tenantId === null) return { scope: 'instance' };
   if (scope.projectId === null) return { scope: 'company', tenantId: scope.tenantId };
   return { scope: 'project', tenantId: scope.tenantId, projectId: scope.projectId };

@@ -95,6 +95,9 @@ export interface WebhookListFilter {
   limit: number;
 }
 
+/** What a webhook count filters on: a listing's filter without its paging. */
+export type WebhookCountFilter = Omit<WebhookListFilter, 'after' | 'limit'>;
+
 export interface NewEvent {
   id: string;
   eventName: string;
@@ -238,6 +241,7 @@ export interface Store {
   insertWebhook(webhook: WebhookWithSecret): Promise<void>;
   getWebhook(id: string): Promise<StoredWebhook | null>;
   listWebhooks(filter: WebhookListFilter): Promise<StoredWebhook[]>;
+  countWebhooks(filter: WebhookCountFilter): Promise<number>;
   /** Returns the updated webhook, or null when it does not exist. */
   updateWebhook(id: string, patch: WebhookPatch, now: number): Promise<StoredWebhook | null>;
   /** Deletes the webhook and its deliveries, pending ones included. */

@@ -82,6 +82,45 @@ describe('postgres store: several processes on one database', () => {
     }
   });
 
+  test('concurrent publishes, resends and outcomes on the same webhooks all commit, none deadlocked', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const stores = await Promise.all([openShared(schema), openShared(schema)]);
+    try {
+      const now = Date.now();
+      const webhooks = [sharedWebhook(now), sharedWebhook(now)];
+      for (const webhook of webhooks) await stores[0].insertWebhook(webhook);
+      const event = () => ({ id: newId('evt'), eventName: 'project_created', body: '{}', tenantId: null, projectId: null });
+      // Every publish adds to both webhooks' history counts: the rows every writer locks.
+      const publishes = Array.from({ length: 48 }, (_, index) =>
+        stores[index % 2].publishEvents({ events: [event(), event()], now }),
+      );
+      const outcomes = await Promise.allSettled(publishes);
+      const failures = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => String(outcome.reason));
+      assert.deepEqual(failures, []);
+
+      const claimed = await stores[0].claimDueDeliveries({
+        workerId: 'worker-0', now, limit: 40, leaseMs: 60_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 10_000,
+      });
+      const records = claimed.map((delivery, index) => ({
+        deliveryId: delivery.id, webhookId: delivery.webhook.id, eventName: delivery.eventName, startedAt: now,
+        durationMs: 1, statusCode: index % 2 ? 200 : 500, error: null, requestHeaders: {}, responseBodyStart: '',
+        next: index % 2 ? { kind: 'delivered' as const } : { kind: 'gave-up' as const },
+      }));
+      const mixed = await Promise.allSettled([
+        ...records.map((record) => stores[0].recordAttempts('worker-0', [record])),
+        ...Array.from({ length: 16 }, (_, index) => stores[index % 2].publishEvents({ events: [event()], now })),
+        ...webhooks.map((webhook) => stores[1].resendDeliveries({ webhookId: webhook.id, now, failedSince: 0 })),
+      ]);
+      assert.deepEqual(mixed.filter((outcome) => outcome.status === 'rejected').map((outcome) => String(outcome.reason)), []);
+      const histories = await Promise.all(webhooks.map((webhook) => stores[1].listDeliveries(webhook.id, { sort: 'newest' })));
+      // Each webhook: its 48 * 2 + 8 published deliveries, plus whatever a resend found given up.
+      for (const history of histories) assert.ok(history.length >= 48 * 2 + 8, `${history.length} deliveries`);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
   async function drainConcurrently(stores: PostgresStore[]): Promise<void> {
     const now = Date.now();
     await stores[0].insertWebhook(sharedWebhook(now));

@@ -104,7 +104,7 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
-    test('list filters by tenant, project, scope and event, and pages by id', async () => {
+    test('list and count filter by tenant, project, scope and event; the list pages by id', async () => {
       const instance = webhook();
       const company = webhook({ tenantId: 't1', events: ['tag_created'] });
       const project = webhook({ tenantId: 't1', projectId: 'p1' });
@@ -120,6 +120,11 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const firstPage = await ids({ limit: 2 });
       assert.equal(firstPage.length, 2);
       assert.deepEqual(await ids({ limit: 2, after: firstPage[1] }), [project.id]);
+      assert.equal(await store.countWebhooks({}), 3);
+      assert.equal(await store.countWebhooks({ scope: 'company', tenantId: 't1' }), 1);
+      assert.equal(await store.countWebhooks({ scope: 'project', tenantId: 't1', projectId: 'p1' }), 1);
+      assert.equal(await store.countWebhooks({ scope: 'project', tenantId: 't1', projectId: 'p2' }), 0);
+      assert.equal(await store.countWebhooks({ event: 'tag_created' }), 1);
       await store.close();
     });
 

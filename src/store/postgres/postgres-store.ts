@@ -43,6 +43,7 @@ import {
   type Store,
   type StoredWebhook,
   type TokenRecord,
+  type WebhookCountFilter,
   type WebhookListFilter,
   type WebhookPatch,
 } from '../types.js';
@@ -294,21 +295,15 @@ export class PostgresStore implements Store {
   }
 
   async listWebhooks(filter: WebhookListFilter): Promise<StoredWebhook[]> {
-    const params: unknown[] = [];
-    const where: string[] = [];
-    const bind = (value: unknown) => `$${params.push(value)}`;
-    if (filter.tenantId !== undefined) where.push(`w.tenant_id = ${bind(filter.tenantId)}`);
-    if (filter.projectId !== undefined) where.push(`w.project_id = ${bind(filter.projectId)}`);
-    if (filter.scope === 'instance') where.push('w.tenant_id IS NULL');
-    if (filter.scope === 'company') where.push('w.tenant_id IS NOT NULL AND w.project_id IS NULL');
-    if (filter.scope === 'project') where.push('w.project_id IS NOT NULL');
-    if (filter.event !== undefined) {
-      where.push(`EXISTS (SELECT 1 FROM webhook_events e WHERE e.webhook_id = w.id AND e.event_name = ${bind(filter.event)})`);
-    }
-    if (filter.after !== undefined) where.push(`w.id > ${bind(filter.after)}`);
-    const sql = `SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY w.id LIMIT ${bind(filter.limit)}`;
+    const { where, params } = webhookConditions(filter);
+    const sql = `SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w ${where} ORDER BY w.id LIMIT $${params.push(filter.limit)}`;
     return (await this.rows(sql, params)).map(toWebhook);
+  }
+
+  async countWebhooks(filter: WebhookCountFilter): Promise<number> {
+    const { where, params } = webhookConditions(filter);
+    const [{ n }] = await this.rows(`SELECT count(*)::int AS n FROM webhooks w ${where}`, params);
+    return n as number;
   }
 
   async updateWebhook(id: string, patch: WebhookPatch, now: number): Promise<StoredWebhook | null> {
@@ -446,7 +441,7 @@ export class PostgresStore implements Store {
   async enqueueDirectDelivery(request: DirectDeliveryRequest): Promise<string | null> {
     const { event, now, webhookId } = request;
     return this.transaction(async (client) => {
-      const [exists] = await this.rows('SELECT id FROM webhooks WHERE id = $1 FOR UPDATE', [webhookId], client);
+      const [exists] = await this.rows('SELECT id FROM webhooks WHERE id = $1 FOR NO KEY UPDATE', [webhookId], client);
       if (!exists) return null;
       await client.query(
         'INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
@@ -868,8 +863,30 @@ const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending AS (
     WHERE NOT (p.webhook_id = ANY ($1::text[]))
   )`;
 
+/** The WHERE clause of a webhook listing or count, with its parameters. */
+function webhookConditions(filter: WebhookCountFilter & { after?: string }): { where: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const bind = (value: unknown) => `$${params.push(value)}`;
+  if (filter.tenantId !== undefined) where.push(`w.tenant_id = ${bind(filter.tenantId)}`);
+  if (filter.projectId !== undefined) where.push(`w.project_id = ${bind(filter.projectId)}`);
+  if (filter.scope === 'instance') where.push('w.tenant_id IS NULL');
+  if (filter.scope === 'company') where.push('w.tenant_id IS NOT NULL AND w.project_id IS NULL');
+  if (filter.scope === 'project') where.push('w.project_id IS NOT NULL');
+  if (filter.event !== undefined) {
+    where.push(`EXISTS (SELECT 1 FROM webhook_events e WHERE e.webhook_id = w.id AND e.event_name = ${bind(filter.event)})`);
+  }
+  if (filter.after !== undefined) where.push(`w.id > ${bind(filter.after)}`);
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
+/**
+ * Locks webhook rows in id order, so that writers touching several never wait on each other in
+ * a circle. NO KEY UPDATE, not UPDATE: inserting a delivery takes KEY SHARE on its webhook (the
+ * foreign key), and two publishers each holding that while asking for UPDATE would deadlock.
+ */
 async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<void> {
-  await client.query('SELECT id FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE', [sortedIds]);
+  await client.query('SELECT id FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE', [sortedIds]);
 }
 
 /** Each webhook's last event becomes its newest attempt of the batch. */

@@ -23,6 +23,7 @@ import {
   type Store,
   type StoredWebhook,
   type TokenRecord,
+  type WebhookCountFilter,
   type WebhookListFilter,
   type WebhookPatch,
 } from '../types.js';
@@ -228,30 +229,14 @@ export class SqliteStore implements Store {
   }
 
   async listWebhooks(filter: WebhookListFilter): Promise<StoredWebhook[]> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit };
-    if (filter.tenantId !== undefined) {
-      where.push('w.tenant_id = @tenantId');
-      params.tenantId = filter.tenantId;
-    }
-    if (filter.projectId !== undefined) {
-      where.push('w.project_id = @projectId');
-      params.projectId = filter.projectId;
-    }
-    if (filter.scope === 'instance') where.push('w.tenant_id IS NULL');
-    if (filter.scope === 'company') where.push('w.tenant_id IS NOT NULL AND w.project_id IS NULL');
-    if (filter.scope === 'project') where.push('w.project_id IS NOT NULL');
-    if (filter.event !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM webhook_events e WHERE e.webhook_id = w.id AND e.event_name = @event)');
-      params.event = filter.event;
-    }
-    if (filter.after !== undefined) {
-      where.push('w.id > @after');
-      params.after = filter.after;
-    }
-    const sql = `SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY w.id LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as Row[]).map(toWebhook);
+    const { where, params } = webhookConditions(filter);
+    const sql = `SELECT w.*, ${EVENTS_OF_WEBHOOK} FROM webhooks w ${where} ORDER BY w.id LIMIT @limit`;
+    return (this.db.prepare(sql).all({ ...params, limit: filter.limit }) as Row[]).map(toWebhook);
+  }
+
+  async countWebhooks(filter: WebhookCountFilter): Promise<number> {
+    const { where, params } = webhookConditions(filter);
+    return (this.db.prepare(`SELECT count(*) AS n FROM webhooks w ${where}`).get(params) as { n: number }).n;
   }
 
   async updateWebhook(id: string, patch: WebhookPatch, now: number): Promise<StoredWebhook | null> {
@@ -821,4 +806,30 @@ function webhookParams(webhook: WebhookWithSecret): Record<string, unknown> {
     createdAt: webhook.createdAt,
     updatedAt: webhook.updatedAt,
   };
+}
+
+/** The WHERE clause of a webhook listing or count, with its named parameters. */
+function webhookConditions(filter: WebhookCountFilter & { after?: string }): { where: string; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.tenantId !== undefined) {
+    where.push('w.tenant_id = @tenantId');
+    params.tenantId = filter.tenantId;
+  }
+  if (filter.projectId !== undefined) {
+    where.push('w.project_id = @projectId');
+    params.projectId = filter.projectId;
+  }
+  if (filter.scope === 'instance') where.push('w.tenant_id IS NULL');
+  if (filter.scope === 'company') where.push('w.tenant_id IS NOT NULL AND w.project_id IS NULL');
+  if (filter.scope === 'project') where.push('w.project_id IS NOT NULL');
+  if (filter.event !== undefined) {
+    where.push('EXISTS (SELECT 1 FROM webhook_events e WHERE e.webhook_id = w.id AND e.event_name = @event)');
+    params.event = filter.event;
+  }
+  if (filter.after !== undefined) {
+    where.push('w.id > @after');
+    params.after = filter.after;
+  }
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
