@@ -401,39 +401,10 @@ export class PostgresStore implements Store {
          ORDER BY position`,
         [matches.map(() => newId('dlv')), matches.map((m) => m.webhook_id), matches.map((m) => m.event_id), matches.map((m) => m.event_name), now],
       );
-      await this.countHistory(client, matches);
     }
     const perEvent = new Map<string, number>();
     for (const match of matches) perEvent.set(match.event_id as string, (perEvent.get(match.event_id as string) ?? 0) + 1);
     return events.map((event) => ({ id: event.id, deliveries: perEvent.get(event.id) ?? 0 }));
-  }
-
-  /** Adds the new deliveries to each webhook's history count and prunes the full ones. */
-  private async countHistory(client: pg.PoolClient, matches: Row[]): Promise<void> {
-    const added = new Map<string, number>();
-    for (const match of matches) added.set(match.webhook_id as string, (added.get(match.webhook_id as string) ?? 0) + 1);
-    const webhookIds = [...added.keys()].sort();
-    await lockWebhooks(client, webhookIds);
-    const counted = await this.rows(
-      `UPDATE webhooks w SET history_count = w.history_count + c.added
-       FROM unnest($1::text[], $2::int[]) AS c (id, added) WHERE w.id = c.id
-       RETURNING w.id, w.history_count`,
-      [webhookIds, webhookIds.map((id) => added.get(id))],
-      client,
-    );
-    for (const row of counted) {
-      if ((row.history_count as number) <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) continue;
-      // Pending deliveries are never pruned: an accepted event is delivered or given up on first.
-      await client.query(
-        `DELETE FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
-           AND seq < (SELECT seq FROM deliveries WHERE webhook_id = $1 ORDER BY seq DESC OFFSET $2 - 1 LIMIT 1)`,
-        [row.id, HISTORY_LIMIT],
-      );
-      await client.query(
-        'UPDATE webhooks SET history_count = (SELECT count(*) FROM deliveries WHERE webhook_id = $1) WHERE id = $1',
-        [row.id],
-      );
-    }
   }
 
   // ---- one webhook's deliveries ----
@@ -441,8 +412,7 @@ export class PostgresStore implements Store {
   async enqueueDirectDelivery(request: DirectDeliveryRequest): Promise<string | null> {
     const { event, now, webhookId } = request;
     return this.transaction(async (client) => {
-      const [exists] = await this.rows('SELECT id FROM webhooks WHERE id = $1 FOR NO KEY UPDATE', [webhookId], client);
-      if (!exists) return null;
+      if (!(await keepWebhook(client, webhookId))) return null;
       await client.query(
         'INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
         [event.id, event.eventName, event.body, event.tenantId, event.projectId, now],
@@ -453,7 +423,6 @@ export class PostgresStore implements Store {
          VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)`,
         [id, webhookId, event.id, event.eventName, now],
       );
-      await this.countHistory(client, [{ webhook_id: webhookId }]);
       await this.notifier.notify(client);
       return id;
     });
@@ -462,7 +431,7 @@ export class PostgresStore implements Store {
   async resendDeliveries(request: ResendRequest): Promise<string[]> {
     const { webhookId, now } = request;
     return this.transaction(async (client) => {
-      await lockWebhooks(client, [webhookId]);
+      if (!(await keepWebhook(client, webhookId))) return [];
       let originals: Row[] = [];
       if (request.deliveryId !== undefined) {
         originals = await this.rows(
@@ -491,7 +460,6 @@ export class PostgresStore implements Store {
          ORDER BY position`,
         [ids, originals.map((row) => row.event_id), originals.map((row) => row.event_name), originals.map((row) => row.id), webhookId, now],
       );
-      await this.countHistory(client, ids.map(() => ({ webhook_id: webhookId })));
       await this.notifier.notify(client);
       return ids;
     });
@@ -648,7 +616,7 @@ export class PostgresStore implements Store {
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     if (records.length === 0) return;
     await this.transaction(async (client) => {
-      // Webhook rows are always locked first and in id order, by publishers too: no deadlocks.
+      // Outcome writers lock their webhooks' rows first and in id order: no deadlocks among them.
       await lockWebhooks(client, [...new Set(records.map((record) => record.webhookId))].sort());
       const completed = await this.rows(
         `UPDATE deliveries d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
@@ -692,6 +660,7 @@ export class PostgresStore implements Store {
         ],
       );
       await updateLastEvents(client, kept);
+      await countFinished(client, kept);
       await this.updateFailureRuns(client, kept, autoDisable);
     }, this.deliveryPool);
   }
@@ -881,9 +850,49 @@ function webhookConditions(filter: WebhookCountFilter & { after?: string }): { w
 }
 
 /**
+ * Adds each webhook's newly finished deliveries to its history count, and prunes a history back
+ * to its newest HISTORY_LIMIT finished deliveries once the count passes the margin. Pending
+ * deliveries are never pruned: an accepted event is delivered or given up on first. Runs with
+ * the webhooks' rows locked (recordAttempts), so publishes never wait on them.
+ */
+async function countFinished(client: Queryable, records: AttemptRecord[]): Promise<void> {
+  const finished = new Map<string, number>();
+  for (const record of records) {
+    if (record.next.kind !== 'retry') finished.set(record.webhookId, (finished.get(record.webhookId) ?? 0) + 1);
+  }
+  if (finished.size === 0) return;
+  const { rows: counted } = await client.query(
+    `UPDATE webhooks w SET history_count = w.history_count + c.added
+     FROM unnest($1::text[], $2::int[]) AS c (id, added) WHERE w.id = c.id
+     RETURNING w.id, w.history_count`,
+    [[...finished.keys()], [...finished.values()]],
+  );
+  for (const row of counted) {
+    if ((row.history_count as number) <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) continue;
+    await client.query(
+      `DELETE FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
+         AND seq < (SELECT seq FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
+                    ORDER BY seq DESC OFFSET $2 - 1 LIMIT 1)`,
+      [row.id, HISTORY_LIMIT],
+    );
+    await client.query(
+      `UPDATE webhooks SET history_count =
+         (SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND status <> 'pending') WHERE id = $1`,
+      [row.id],
+    );
+  }
+}
+
+/** Whether the webhook exists; if so, it cannot be deleted before this transaction ends. */
+async function keepWebhook(client: Queryable, webhookId: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM webhooks WHERE id = $1 FOR KEY SHARE', [webhookId]);
+  return rowCount === 1;
+}
+
+/**
  * Locks webhook rows in id order, so that writers touching several never wait on each other in
- * a circle. NO KEY UPDATE, not UPDATE: inserting a delivery takes KEY SHARE on its webhook (the
- * foreign key), and two publishers each holding that while asking for UPDATE would deadlock.
+ * a circle. NO KEY UPDATE, not UPDATE: it must not wait for the KEY SHARE locks that inserting
+ * a delivery takes on its webhook (the foreign key), or publishes would hold up outcomes.
  */
 async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<void> {
   await client.query('SELECT id FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE', [sortedIds]);

@@ -137,4 +137,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX deliveries_pending_by_webhook ON deliveries (webhook_id, next_attempt_at) WHERE status = 'pending';
   `,
+  // A webhook's history count is of its finished deliveries: outcomes count them and prune,
+  // publishes never touch the webhook's row (see the stores' recordAttempts).
+  `
+  UPDATE webhooks SET history_count =
+    (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status <> 'pending');
+  `,
 ];

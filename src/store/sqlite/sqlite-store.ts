@@ -290,9 +290,7 @@ export class SqliteStore implements Store {
           return { kind: 'replayed', events: JSON.parse(previous.response as string) as PublishedEvent[] };
         }
       }
-      const touched = new Set<string>();
-      const events = request.events.map((event) => this.insertEventWithDeliveries(event, request.now, touched));
-      for (const webhookId of touched) this.pruneHistoryIfFull(webhookId);
+      const events = request.events.map((event) => this.insertEventWithDeliveries(event, request.now));
       if (request.idempotency) {
         this.sql.insertIdempotencyKey.run(
           request.idempotency.key,
@@ -309,11 +307,7 @@ export class SqliteStore implements Store {
     return outcome;
   }
 
-  private insertEventWithDeliveries(
-    event: PublishRequest['events'][number],
-    now: number,
-    touched: Set<string>,
-  ): PublishedEvent {
+  private insertEventWithDeliveries(event: PublishRequest['events'][number], now: number): PublishedEvent {
     const sql = this.sql;
     sql.insertEvent.run(event.id, event.eventName, event.body, event.tenantId, event.projectId, now);
     const subscribers = sql.findSubscribers.all({
@@ -323,18 +317,8 @@ export class SqliteStore implements Store {
     }) as Array<{ id: string }>;
     for (const { id: webhookId } of subscribers) {
       sql.insertDelivery.run(newId('dlv'), webhookId, event.id, event.eventName, now, now);
-      sql.countHistory.run(webhookId);
-      touched.add(webhookId);
     }
     return { id: event.id, deliveries: subscribers.length };
-  }
-
-  private pruneHistoryIfFull(webhookId: string): void {
-    const { history_count: count } = this.sql.getHistoryCount.get(webhookId) as { history_count: number };
-    if (count <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) return;
-    // Pending deliveries are never pruned: an accepted event is delivered or given up on first.
-    this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT });
-    this.sql.resetHistoryCount.run(webhookId);
   }
 
   // ---- one webhook's deliveries ----
@@ -342,12 +326,10 @@ export class SqliteStore implements Store {
   async enqueueDirectDelivery(request: DirectDeliveryRequest): Promise<string | null> {
     const { event, now, webhookId } = request;
     const deliveryId = this.db.transaction(() => {
-      if (!this.sql.getHistoryCount.get(webhookId)) return null;
+      if (!this.sql.webhookExists.get(webhookId)) return null;
       this.sql.insertEvent.run(event.id, event.eventName, event.body, event.tenantId, event.projectId, now);
       const id = newId('dlv');
       this.sql.insertDelivery.run(id, webhookId, event.id, event.eventName, now, now);
-      this.sql.countHistory.run(webhookId);
-      this.pruneHistoryIfFull(webhookId);
       return id;
     }).immediate();
     if (deliveryId) this.notifyDeliveriesQueued();
@@ -366,10 +348,8 @@ export class SqliteStore implements Store {
       for (const original of originals) {
         const id = newId('dlv');
         this.sql.insertResend.run(id, webhookId, original.event_id, original.event_name, now, now, original.id);
-        this.sql.countHistory.run(webhookId);
         created.push(id);
       }
-      if (created.length > 0) this.pruneHistoryIfFull(webhookId);
       return created;
     }).immediate();
     if (ids.length > 0) this.notifyDeliveriesQueued();
@@ -466,6 +446,20 @@ export class SqliteStore implements Store {
     };
   }
 
+  /**
+   * Adds a webhook's newly finished deliveries to its history count, and prunes the history
+   * back to its newest HISTORY_LIMIT finished deliveries once the count passes the margin.
+   * Pending deliveries are never pruned: an accepted event is delivered or given up on first.
+   */
+  private countFinished(webhookId: string, outcomes: AttemptRecord[]): void {
+    const finished = outcomes.filter((record) => record.next.kind !== 'retry').length;
+    if (finished === 0) return;
+    const { history_count: count } = this.sql.countFinished.get(finished, webhookId) as { history_count: number };
+    if (count <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) return;
+    this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT });
+    this.sql.resetHistoryCount.run(webhookId);
+  }
+
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     const sql = this.sql;
     this.db.transaction(() => {
@@ -507,6 +501,7 @@ export class SqliteStore implements Store {
           statusCode: last.statusCode,
           dispatchedAt: last.startedAt,
         });
+        this.countFinished(webhookId, outcomes);
         const row = sql.getFailureRun.get(webhookId) as Row | undefined;
         if (!row) continue;
         const before = failureRunOf(row);
@@ -673,13 +668,13 @@ function prepareStatements(db: Database.Database) {
     insertDelivery: db.prepare(`INSERT INTO deliveries
       (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`),
-    countHistory: db.prepare('UPDATE webhooks SET history_count = history_count + 1 WHERE id = ?'),
-    getHistoryCount: db.prepare('SELECT history_count FROM webhooks WHERE id = ?'),
+    webhookExists: db.prepare('SELECT 1 FROM webhooks WHERE id = ?'),
+    countFinished: db.prepare('UPDATE webhooks SET history_count = history_count + ? WHERE id = ? RETURNING history_count'),
     pruneHistory: db.prepare(`DELETE FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
-      AND seq < (SELECT seq FROM deliveries WHERE webhook_id = @webhookId ORDER BY seq DESC LIMIT 1 OFFSET @keep - 1)`),
-    resetHistoryCount: db.prepare(
-      'UPDATE webhooks SET history_count = (SELECT count(*) FROM deliveries WHERE webhook_id = webhooks.id) WHERE id = ?',
-    ),
+      AND seq < (SELECT seq FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
+                 ORDER BY seq DESC LIMIT 1 OFFSET @keep - 1)`),
+    resetHistoryCount: db.prepare(`UPDATE webhooks SET history_count =
+      (SELECT count(*) FROM deliveries WHERE webhook_id = webhooks.id AND status != 'pending') WHERE id = ?`),
     getIdempotencyKey: db.prepare('SELECT fingerprint, response FROM idempotency_keys WHERE key = ?'),
     insertIdempotencyKey: db.prepare(
       'INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)',
