@@ -5,8 +5,18 @@ import type { AttemptRecord, AutoDisablePolicy, ClaimedDelivery, Store } from '.
 import type { DeliveryMetrics } from './metrics.js';
 import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
 
-/** Deliveries claimed per store round trip. */
+/** Deliveries claimed per store round trip, at most. */
 const CLAIM_BATCH_SIZE = 100;
+/**
+ * A busy dispatcher refills its slots in chunks: it claims once a quarter of a limit (all
+ * slots, or one webhook's) is free, not at every answer, so that one store round trip claims
+ * many deliveries. An idle one claims at once whatever the count.
+ */
+const REFILL_SHARE = 4;
+/** Outcomes are written together: once this many wait, or this long after the first. A slot
+ * stays taken until its outcome is written, so the wait is short. */
+const RECORD_BATCH_SIZE = 200;
+const RECORD_DELAY_MS = 10;
 /** An idle dispatcher looks at the store at least this often, to pick up claims that lapsed. */
 const IDLE_POLL_MS = 1_000;
 /** How long the loop waits after the store failed before it tries again. */
@@ -56,6 +66,7 @@ export class Dispatcher {
   private readonly unrecorded: AttemptRecord[] = [];
   private flushing: Promise<void> | null = null;
   private scheduledFlush: Promise<void> | null = null;
+  private flushNow: (() => void) | null = null;
   private readonly shutdown = new AbortController();
   private nudged = false;
   /** When the loop last looked for due work, claiming or (with no free slot) not. */
@@ -109,6 +120,10 @@ export class Dispatcher {
   private async loop(): Promise<void> {
     while (this.running) {
       try {
+        if (!this.hasRoom()) {
+          await this.waitForNudge(IDLE_POLL_MS); // a finishing delivery nudges once there is room
+          continue;
+        }
         if (await this.claimAndLaunch()) continue; // more may be due right now
         await this.sleep();
       } catch (error) {
@@ -120,11 +135,23 @@ export class Dispatcher {
     }
   }
 
+  /** Whether enough slots are free for a claim to be worth its round trip (see REFILL_SHARE). */
+  private hasRoom(): boolean {
+    return this.inFlight.size === 0 || this.freeSlots() >= this.refillChunk();
+  }
+
+  private freeSlots(): number {
+    return this.options.maxInFlight - this.inFlight.size;
+  }
+
+  private refillChunk(): number {
+    return Math.min(chunkOf(this.options.maxInFlight), CLAIM_BATCH_SIZE);
+  }
+
   /** Claims what fits in the free slots and starts it; true when the batch was full. */
   private async claimAndLaunch(): Promise<boolean> {
     await this.flushRecords(); // outcomes a failed write left behind go first
-    const free = this.options.maxInFlight - this.inFlight.size;
-    const wanted = Math.min(free, CLAIM_BATCH_SIZE);
+    const wanted = Math.min(this.freeSlots(), CLAIM_BATCH_SIZE);
     this.lastLookAt = this.clock();
     const claimed = wanted > 0 ? await this.claim(wanted) : [];
     for (const delivery of claimed) this.launch(delivery);
@@ -143,34 +170,43 @@ export class Dispatcher {
   }
 
   /**
-   * Deliveries in flight per webhook, as the claim should count them. A webhook whose receiver
-   * last timed out or could not be reached gets STRUGGLING_SLOTS at most, shown to the claim as
-   * full: a receiver that hangs then holds a few slots for the length of a timeout instead of
-   * its whole share, and the other webhooks keep theirs.
+   * Deliveries in flight per webhook, as the claim should count them: a webhook with fewer
+   * free slots than its refill chunk is shown as full. A webhook whose receiver last timed out
+   * or could not be reached gets STRUGGLING_SLOTS at most: a receiver that hangs then holds a
+   * few slots for the length of a timeout instead of its whole share, and the others keep theirs.
    */
   private slotsTaken(): ReadonlyMap<string, number> {
-    if (this.struggling.size === 0) return this.inFlightByWebhook;
     const cap = this.options.maxInFlightPerWebhook;
-    const taken = new Map(this.inFlightByWebhook);
-    for (const webhookId of this.struggling) {
-      const free = Math.max(Math.min(STRUGGLING_SLOTS, cap) - (taken.get(webhookId) ?? 0), 0);
-      taken.set(webhookId, cap - free);
+    const taken = new Map<string, number>();
+    for (const webhookId of new Set([...this.inFlightByWebhook.keys(), ...this.struggling])) {
+      const free = this.webhookFreeSlots(webhookId, this.inFlightByWebhook.get(webhookId) ?? 0);
+      taken.set(webhookId, free >= chunkOf(this.webhookCap(webhookId)) ? cap - free : cap);
     }
     return taken;
   }
 
-  /** A receiver that answers, whatever the status, is not slow; one that did not answer may be. */
-  private noteReceiver(webhookId: string, outcome: SendOutcome): void {
-    if (outcome.kind === 'response') this.struggling.delete(webhookId);
-    else if (UNANSWERED_ERRORS.has(outcome.error.code)) this.struggling.add(webhookId);
+  private webhookCap(webhookId: string): number {
+    const cap = this.options.maxInFlightPerWebhook;
+    return this.struggling.has(webhookId) ? Math.min(STRUGGLING_SLOTS, cap) : cap;
+  }
+
+  private webhookFreeSlots(webhookId: string, inFlight: number): number {
+    return Math.max(this.webhookCap(webhookId) - inFlight, 0);
+  }
+
+  /**
+   * A receiver that answers, whatever the status, is not slow; one that did not answer may be.
+   * True when the webhook got its slots back.
+   */
+  private noteReceiver(webhookId: string, outcome: SendOutcome): boolean {
+    if (outcome.kind === 'response') return this.struggling.delete(webhookId);
+    if (UNANSWERED_ERRORS.has(outcome.error.code)) this.struggling.add(webhookId);
+    return false;
   }
 
   /** Waits for a nudge, the next due time, or the idle poll, whichever comes first. */
   private async sleep(): Promise<void> {
-    if (this.nudged) {
-      this.nudged = false;
-      return;
-    }
+    if (this.takeNudge()) return;
     // Webhooks without a free slot are left out: their backlog must not make the loop think
     // other webhooks' retries are held back too. A finishing delivery nudges for them.
     const nextDue = await this.options.store.nextDueAt(this.saturatedWebhooks());
@@ -179,12 +215,19 @@ export class Dispatcher {
     // while claiming, or a timer that fired a little early) is claimed at once, not a poll later.
     const heldBack = nextDue !== null && nextDue <= this.lastLookAt;
     const untilDue = nextDue === null ? IDLE_POLL_MS : Math.max(nextDue - this.clock(), 0);
-    const delay = heldBack ? IDLE_POLL_MS : Math.min(untilDue, IDLE_POLL_MS);
-    if (this.nudged) {
-      this.nudged = false;
-      return;
-    }
-    await this.pause(delay);
+    await this.waitForNudge(heldBack ? IDLE_POLL_MS : Math.min(untilDue, IDLE_POLL_MS));
+  }
+
+  private takeNudge(): boolean {
+    const nudged = this.nudged;
+    this.nudged = false;
+    return nudged;
+  }
+
+  /** Returns at once if a nudge came since the last one was taken; else waits for one or `ms`. */
+  private async waitForNudge(ms: number): Promise<void> {
+    if (this.takeNudge()) return;
+    await this.pause(ms);
     this.nudged = false;
   }
 
@@ -217,14 +260,20 @@ export class Dispatcher {
       .catch((error: unknown) => {
         this.options.logger.error({ err: error, deliveryId: delivery.id }, 'delivery step failed unexpectedly');
       })
-      .finally(() => {
-        this.inFlight.delete(delivery.id);
-        const remaining = (this.inFlightByWebhook.get(webhookId) ?? 1) - 1;
-        if (remaining === 0) this.inFlightByWebhook.delete(webhookId);
-        else this.inFlightByWebhook.set(webhookId, remaining);
-        this.nudge();
-      });
+      .finally(() => this.release(webhookId, delivery.id));
     this.inFlight.set(delivery.id, done);
+  }
+
+  /** Frees a delivery's slot; nudges the loop when that makes a claim worth it again. */
+  private release(webhookId: string, deliveryId: string): void {
+    this.inFlight.delete(deliveryId);
+    const remaining = (this.inFlightByWebhook.get(webhookId) ?? 1) - 1;
+    if (remaining === 0) this.inFlightByWebhook.delete(webhookId);
+    else this.inFlightByWebhook.set(webhookId, remaining);
+    // Slots free up one at a time, so "worth it" is crossed exactly at the chunk's size.
+    const roomOpened = this.freeSlots() === this.refillChunk();
+    const webhookRoomOpened = this.webhookFreeSlots(webhookId, remaining) === chunkOf(this.webhookCap(webhookId));
+    if (roomOpened || (webhookRoomOpened && this.hasRoom()) || this.inFlight.size === 0) this.nudge();
   }
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
@@ -243,7 +292,7 @@ export class Dispatcher {
       await this.options.store.releaseClaims(this.options.workerId, [delivery.id], this.clock());
       return;
     }
-    this.noteReceiver(delivery.webhook.id, outcome);
+    if (this.noteReceiver(delivery.webhook.id, outcome)) this.nudge();
     const now = this.clock();
     const judgement = judgeOutcome(outcome, now);
     const next = nextStep(judgement, delivery, {
@@ -261,13 +310,25 @@ export class Dispatcher {
     await this.flushSoon();
   }
 
-  /** Flushes once the I/O callbacks already due have run: outcomes that arrive together are
-   * written in one transaction. The caller's slot stays taken until its record is written. */
+  /** Flushes once RECORD_BATCH_SIZE outcomes wait or RECORD_DELAY_MS after the first: outcomes
+   * are written together in one transaction. The caller's slot stays taken until then. */
   private flushSoon(): Promise<void> {
-    this.scheduledFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      this.scheduledFlush = null;
-      return this.flushRecords();
-    });
+    if (!this.scheduledFlush) {
+      let due!: () => void;
+      const scheduled = new Promise<void>((resolve) => (due = resolve));
+      const timer = setTimeout(due, RECORD_DELAY_MS);
+      // Once the batch is full, still after the I/O callbacks already due: they may add to it.
+      this.flushNow = () => {
+        clearTimeout(timer);
+        setImmediate(due);
+      };
+      this.scheduledFlush = scheduled.then(() => {
+        this.scheduledFlush = null;
+        this.flushNow = null;
+        return this.flushRecords();
+      });
+    }
+    if (this.unrecorded.length >= RECORD_BATCH_SIZE) this.flushNow?.();
     return this.scheduledFlush;
   }
 
@@ -307,4 +368,9 @@ export class Dispatcher {
     else if (next.kind === 'gave-up') this.options.logger.warn({ ...fields, error: judgement.error }, 'gave up');
     else this.options.logger.info({ ...fields, error: judgement.error }, 'attempt failed, will retry');
   }
+}
+
+/** The part of a limit that must be free before slots are refilled; at least one slot. */
+function chunkOf(limit: number): number {
+  return Math.max(1, Math.floor(limit / REFILL_SHARE));
 }
