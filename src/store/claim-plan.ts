@@ -12,10 +12,11 @@ import type { ClaimRequest } from './types.js';
  * oldest due first, and a short range read for each webhook that has free slots. The cost
  * follows the number of webhooks with pending work, never the length of a backlog.
  *
- * Which comes first depends on the last per-webhook look: when few webhooks had due work and
- * this worker has deliveries in flight (their webhooks' backlogs are likely at the head), the
- * per-webhook look is cheaper than the window and goes first; otherwise the window goes first
- * and the per-webhook look follows only if due work was left behind the window.
+ * Which comes first depends on the last per-webhook look: when only a few webhooks had due
+ * work and this worker has deliveries in flight (their webhooks' backlogs are likely at the
+ * head), the per-webhook look is cheaper than the window and goes first; otherwise the window
+ * goes first and the per-webhook look follows only if due work was left behind the window. The
+ * per-webhook look costs a statement per webhook, the window one for all, hence "a few".
  */
 
 /** Rows of the due index read per claim before falling back to the per-webhook look. */
@@ -24,7 +25,7 @@ export function headWindow(limit: number): number {
 }
 
 /** Up to this many webhooks with due work, the per-webhook look may go first. */
-const PER_WEBHOOK_FIRST_MAX = 64;
+const PER_WEBHOOK_FIRST_MAX = 4;
 
 export class ClaimRoute {
   private dueWebhooks = Number.POSITIVE_INFINITY;
