@@ -4,15 +4,20 @@ import pg from 'pg';
 const RECONNECT_DELAY_MS = 1_000;
 
 /**
- * Wakes dispatchers in every Herald process when deliveries are queued: publishers NOTIFY
- * inside their transaction (so the signal goes out on commit), and one dedicated connection per
- * process LISTENs. While that connection is down, dispatchers fall back to their idle poll.
+ * Wakes dispatchers in every Herald process when deliveries are queued. One dedicated
+ * connection per process LISTENs, and also sends the NOTIFY once the queuing transaction has
+ * committed: PostgreSQL serialises the commits of transactions that NOTIFY, so notifying from
+ * inside each publish would cost every publish a disk flush of its own instead of sharing
+ * one. Announcements made while a NOTIFY is on its way share the next one. While that
+ * connection is down, other processes fall back to their idle poll; this one wakes at once.
  */
 export class WorkNotifier {
   private client: pg.Client | null = null;
   private readonly listeners = new Set<() => void>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private sending = false;
+  private announcedMeanwhile = false;
 
   constructor(
     private readonly connectionString: string,
@@ -29,8 +34,25 @@ export class WorkNotifier {
     this.client = client;
   }
 
-  async notify(connection: Pick<pg.ClientBase, 'query'>): Promise<void> {
-    await connection.query('SELECT pg_notify($1, $2)', [this.channel, '']);
+  /** Called after a commit that queued deliveries. */
+  announce(): void {
+    this.wakeAll();
+    if (this.sending) {
+      this.announcedMeanwhile = true;
+      return;
+    }
+    const client = this.client;
+    if (!client) return;
+    this.sending = true;
+    client
+      .query('SELECT pg_notify($1, $2)', [this.channel, ''])
+      .catch(() => undefined) // the connection's own error handler reconnects
+      .finally(() => {
+        this.sending = false;
+        if (!this.announcedMeanwhile) return;
+        this.announcedMeanwhile = false;
+        this.announce();
+      });
   }
 
   subscribe(listener: () => void): () => void {

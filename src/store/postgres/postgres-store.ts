@@ -329,10 +329,10 @@ export class PostgresStore implements Store {
       const result = await client.query(`UPDATE webhooks SET ${assignments.join(', ')} WHERE id = $1`, params);
       if (result.rowCount === 0) return false;
       if (patch.events) await replaceSubscriptions(client, id, patch.events);
-      // Deliveries held while it was inactive are due again.
-      if (patch.active === true) await this.notifier.notify(client);
       return true;
     });
+    // Deliveries held while it was inactive are due again.
+    if (updated && patch.active === true) this.notifier.announce();
     return updated ? this.getWebhook(id) : null;
   }
 
@@ -363,10 +363,9 @@ export class PostgresStore implements Store {
           request.now,
         ]);
       }
-      // Delivered to listeners on commit, and not at all on rollback.
-      if (events.some((event) => event.deliveries > 0)) await this.notifier.notify(client);
       return { kind: 'published', events };
     });
+    if (outcome.kind === 'published' && outcome.events.some((event) => event.deliveries > 0)) this.notifier.announce();
     return outcome;
   }
 
@@ -411,7 +410,7 @@ export class PostgresStore implements Store {
 
   async enqueueDirectDelivery(request: DirectDeliveryRequest): Promise<string | null> {
     const { event, now, webhookId } = request;
-    return this.transaction(async (client) => {
+    const deliveryId = await this.transaction(async (client) => {
       if (!(await keepWebhook(client, webhookId))) return null;
       await client.query(
         'INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
@@ -423,14 +422,15 @@ export class PostgresStore implements Store {
          VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)`,
         [id, webhookId, event.id, event.eventName, now],
       );
-      await this.notifier.notify(client);
       return id;
     });
+    if (deliveryId) this.notifier.announce();
+    return deliveryId;
   }
 
   async resendDeliveries(request: ResendRequest): Promise<string[]> {
     const { webhookId, now } = request;
-    return this.transaction(async (client) => {
+    const queued = await this.transaction(async (client) => {
       if (!(await keepWebhook(client, webhookId))) return [];
       let originals: Row[] = [];
       if (request.deliveryId !== undefined) {
@@ -460,9 +460,10 @@ export class PostgresStore implements Store {
          ORDER BY position`,
         [ids, originals.map((row) => row.event_id), originals.map((row) => row.event_name), originals.map((row) => row.id), webhookId, now],
       );
-      await this.notifier.notify(client);
       return ids;
     });
+    if (queued.length > 0) this.notifier.announce();
+    return queued;
   }
 
   // ---- deliveries ----
@@ -700,14 +701,12 @@ export class PostgresStore implements Store {
 
   async releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await this.transaction(async (client) => {
-      await client.query(
-        `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = $1
-         WHERE id = ANY ($2::text[]) AND claimed_by = $3 AND status = 'pending'`,
-        [now, deliveryIds, workerId],
-      );
-      await this.notifier.notify(client);
-    }, this.deliveryPool);
+    await this.deliveryPool.query(
+      `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = $1
+       WHERE id = ANY ($2::text[]) AND claimed_by = $3 AND status = 'pending'`,
+      [now, deliveryIds, workerId],
+    );
+    this.notifier.announce();
   }
 
   async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
