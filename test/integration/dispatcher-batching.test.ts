@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { SecretBox } from '../../src/core/secret-box.js';
-import { newId } from '../../src/core/ids.js';
-import { Dispatcher } from '../../src/dispatch/index.js';
-import { AgentPool } from '../../src/http/index.js';
 import { SqliteStore, type ClaimRequest, type Store } from '../../src/store/index.js';
-import { makeTempDir, removeDir, startReceiver, waitUntil } from '../support/index.js';
+import { makeTempDir, queueEvents, removeDir, startReceiver, startTestDispatcher, waitUntil } from '../support/index.js';
 
 const EVENTS = 300;
 
@@ -53,47 +49,15 @@ async function deliverBacklog(limits: { maxInFlight: number; maxInFlightPerWebho
   const receiver = await startReceiver();
   const realStore = await SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
   const { store, claims, recordBatches } = watched(realStore);
-  const agents = new AgentPool({ allowPrivateNetworks: true, connectTimeoutMs: 1_000 });
-  const dispatcher = new Dispatcher({
-    store,
-    agents,
-    logger: pino({ level: 'silent' }),
-    workerId: 'batching-test',
-    ...limits,
-    deliveryTimeoutMs: 5_000,
-    retryScheduleMs: [1_000],
-    allowPrivateNetworks: true,
-    shutdownGraceMs: 500,
-  });
+  let stopDispatcher = async () => {};
   try {
-    const now = Date.now();
-    const webhookId = newId('wh');
-    await realStore.insertWebhook({
-      id: webhookId,
-      name: null,
-      url: `${receiver.url}/hook`,
-      events: ['project_created'],
-      secret: 'batching-secret',
-      tenantId: null,
-      projectId: null,
-      method: 'POST',
-      contentType: 'application/json',
-      maxAttempts: 3,
-      active: true,
-      base64CA: null,
-      proxyUrl: null,
-      createdAt: now,
-      updatedAt: now,
-    });
-    const events = Array.from({ length: EVENTS }, () => ({
-      id: newId('evt'),
-      eventName: 'project_created',
-      body: '{"eventName":"project_created","eventTimestamp":1,"payload":{}}',
-      tenantId: null,
-      projectId: null,
+    await queueEvents(realStore, `${receiver.url}/hook`, EVENTS);
+    ({ stop: stopDispatcher } = startTestDispatcher(store, {
+      workerId: 'batching-test',
+      ...limits,
+      deliveryTimeoutMs: 5_000,
+      retryScheduleMs: [1_000],
     }));
-    await realStore.publishEvents({ events, now });
-    dispatcher.start();
 
     await receiver.waitForRequests(EVENTS, 30_000);
     await waitUntil(() => recordBatches.reduce((sum, size) => sum + size, 0) === EVENTS, {
@@ -104,8 +68,7 @@ async function deliverBacklog(limits: { maxInFlight: number; maxInFlightPerWebho
     assert.equal(receiver.requests.length, EVENTS, 'no event twice');
     return { claims, recordBatches };
   } finally {
-    await dispatcher.stop();
-    await agents.close();
+    await stopDispatcher();
     await realStore.close();
     await receiver.close();
     removeDir(dataDir);

@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { SecretBox } from '../../src/core/secret-box.js';
-import { newId } from '../../src/core/ids.js';
-import { Dispatcher } from '../../src/dispatch/index.js';
-import { AgentPool } from '../../src/http/index.js';
 import { SqliteStore, type Store } from '../../src/store/index.js';
-import { makeTempDir, removeDir, startReceiver, waitUntil } from '../support/index.js';
+import { makeTempDir, queueEvents, removeDir, startReceiver, startTestDispatcher, waitUntil } from '../support/index.js';
 
 /** The real store, except that the named methods fail their first `times` calls. */
 function failingFirst(store: Store, failures: Partial<Record<keyof Store, number>>): Store {
@@ -33,48 +29,16 @@ test('the delivery loop survives store failures and still delivers every event o
   const receiver = await startReceiver();
   const realStore = await SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
   const store = failingFirst(realStore, { claimDueDeliveries: 2, nextDueAt: 1, recordAttempts: 1 });
-  const agents = new AgentPool({ allowPrivateNetworks: true, connectTimeoutMs: 1_000 });
-  const dispatcher = new Dispatcher({
-    store,
-    agents,
-    logger: pino({ level: 'silent' }),
-    workerId: 'resilience-test',
-    maxInFlight: 8,
-    maxInFlightPerWebhook: 8,
-    deliveryTimeoutMs: 2_000,
-    retryScheduleMs: [50],
-    allowPrivateNetworks: true,
-    shutdownGraceMs: 500,
-  });
+  let stopDispatcher = async () => {};
   try {
-    const now = Date.now();
-    const webhookId = newId('wh');
-    await realStore.insertWebhook({
-      id: webhookId,
-      name: null,
-      url: `${receiver.url}/hook`,
-      events: ['project_created'],
-      secret: 'resilience-secret',
-      tenantId: null,
-      projectId: null,
-      method: 'POST',
-      contentType: 'application/json',
-      maxAttempts: 3,
-      active: true,
-      base64CA: null,
-      proxyUrl: null,
-      createdAt: now,
-      updatedAt: now,
-    });
-    const events = Array.from({ length: 5 }, () => ({
-      id: newId('evt'),
-      eventName: 'project_created',
-      body: '{"eventName":"project_created","eventTimestamp":1,"payload":{}}',
-      tenantId: null,
-      projectId: null,
+    const webhookId = await queueEvents(realStore, `${receiver.url}/hook`, 5);
+    ({ stop: stopDispatcher } = startTestDispatcher(store, {
+      workerId: 'resilience-test',
+      maxInFlight: 8,
+      maxInFlightPerWebhook: 8,
+      deliveryTimeoutMs: 2_000,
+      retryScheduleMs: [50],
     }));
-    await realStore.publishEvents({ events, now });
-    dispatcher.start();
 
     await receiver.waitForRequests(5, 15_000);
     const history = await waitUntil(
@@ -86,8 +50,7 @@ test('the delivery loop survives store failures and still delivers every event o
     );
     assert.equal(history.length, 5);
   } finally {
-    await dispatcher.stop();
-    await agents.close();
+    await stopDispatcher();
     await realStore.close();
     await receiver.close();
     removeDir(dataDir);

@@ -7,3 +7,4 @@ export type { ProxyOptions, SeenProxyRequest, TestProxy } from './proxy.js';
 export { waitUntil } from './wait.js';
 export type { WaitUntilOptions } from './wait.js';
 export { makeTempDir, removeDir } from './tmp.js';
+export { startTestDispatcher, queueEvents } from './dispatcher.js';

@@ -1,0 +1,61 @@
+import pino from 'pino';
+import { newId } from '../../src/core/ids.js';
+import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/index.js';
+import { AgentPool } from '../../src/http/index.js';
+import type { SqliteStore, Store } from '../../src/store/index.js';
+
+/** A dispatcher on `store` for tests on loopback, silent, with its own connection pools. */
+export function startTestDispatcher(
+  store: Store,
+  options: Pick<DispatcherOptions, 'workerId' | 'maxInFlight' | 'maxInFlightPerWebhook' | 'deliveryTimeoutMs' | 'retryScheduleMs'>,
+): { dispatcher: Dispatcher; stop: () => Promise<void> } {
+  const agents = new AgentPool({ allowPrivateNetworks: true, connectTimeoutMs: 1_000 });
+  const dispatcher = new Dispatcher({
+    store,
+    agents,
+    logger: pino({ level: 'silent' }),
+    allowPrivateNetworks: true,
+    shutdownGraceMs: 500,
+    ...options,
+  });
+  dispatcher.start();
+  return {
+    dispatcher,
+    async stop() {
+      await dispatcher.stop();
+      await agents.close();
+    },
+  };
+}
+
+/** Stores an instance webhook on `project_created` to `url`, and `count` events it hears. */
+export async function queueEvents(store: SqliteStore, url: string, count: number): Promise<string> {
+  const now = Date.now();
+  const webhookId = newId('wh');
+  await store.insertWebhook({
+    id: webhookId,
+    name: null,
+    url,
+    events: ['project_created'],
+    secret: 'dispatcher-test-secret',
+    tenantId: null,
+    projectId: null,
+    method: 'POST',
+    contentType: 'application/json',
+    maxAttempts: 3,
+    active: true,
+    base64CA: null,
+    proxyUrl: null,
+    createdAt: now,
+    updatedAt: now,
+  });
+  const events = Array.from({ length: count }, () => ({
+    id: newId('evt'),
+    eventName: 'project_created',
+    body: '{"eventName":"project_created","eventTimestamp":1,"payload":{}}',
+    tenantId: null,
+    projectId: null,
+  }));
+  await store.publishEvents({ events, now });
+  return webhookId;
+}
