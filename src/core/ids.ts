@@ -8,7 +8,18 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 let lastMs = 0;
 let sequence = 0;
 
-export function newId(prefix: 'wh' | 'evt' | 'dlv' | 'tok' | 'att'): string {
+type IdKind = 'wh' | 'evt' | 'dlv' | 'tok' | 'att';
+
+export function newId(prefix: IdKind): string {
+  return `${newIdStem(prefix)}${randomHex(6)}`;
+}
+
+/**
+ * The first part of an id (`prefix_` and the time and sequence digits), unique in this
+ * process: for ids made elsewhere (a database statement making as many as it needs) that
+ * complete it with 12 characters of their own.
+ */
+export function newIdStem(prefix: IdKind): string {
   const now = Date.now();
   if (now > lastMs) {
     lastMs = now;
@@ -17,7 +28,7 @@ export function newId(prefix: 'wh' | 'evt' | 'dlv' | 'tok' | 'att'): string {
     sequence++;
   }
   const time = lastMs.toString(36).padStart(10, '0') + sequence.toString(36).padStart(4, '0');
-  return `${prefix}_${time}${randomHex(6)}`;
+  return `${prefix}_${time}`;
 }
 
 /** Random bytes drawn from a pool refilled 4 KiB at a time: one system call per ~680 ids

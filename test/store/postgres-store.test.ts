@@ -170,6 +170,26 @@ describe('postgres store: several processes on one database', () => {
     await waitUntil(() => woken > 0, { message: 'no notification arrived' });
     await Promise.all([listener.close(), publisher.close()]);
   });
+
+  test("a publish wakes its own process's dispatchers once: its own NOTIFY coming back is not a second wake", async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const [listener, publisher] = await Promise.all([openShared(schema), openShared(schema)]);
+    const now = Date.now();
+    await publisher.insertWebhook(sharedWebhook(now));
+    let woken = 0;
+    let wokenElsewhere = 0;
+    publisher.onDeliveriesQueued(() => woken++);
+    listener.onDeliveriesQueued(() => wokenElsewhere++);
+    await publisher.publishEvents({
+      events: [{ id: newId('evt'), eventName: 'project_created', body: '{}', tenantId: null, projectId: null }],
+      now,
+    });
+    // The other process hearing it means the NOTIFY has been delivered to every listener.
+    await waitUntil(() => wokenElsewhere > 0, { message: 'no notification arrived' });
+    assert.equal(woken, 1);
+    await Promise.all([listener.close(), publisher.close()]);
+  });
 });
 
 function sharedWebhook(now: number) {

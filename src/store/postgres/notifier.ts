@@ -26,10 +26,15 @@ export class WorkNotifier {
 
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString });
-    client.on('notification', () => this.wakeAll());
+    let ownPid: number | null = null;
+    // Its own NOTIFY comes back to this connection too: the announcement woke everyone here already.
+    client.on('notification', (message) => {
+      if (message.processId !== ownPid) this.wakeAll();
+    });
     client.on('error', () => this.scheduleReconnect());
     client.on('end', () => this.scheduleReconnect());
     await client.connect();
+    ownPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     await client.query(`LISTEN "${this.channel}"`);
     this.client = client;
   }

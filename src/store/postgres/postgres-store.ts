@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { EventTypeDefinition } from '../../core/catalog.js';
-import { newId } from '../../core/ids.js';
+import { newId, newIdStem } from '../../core/ids.js';
 import type { SecretBox } from '../../core/secret-box.js';
 import type { WebhookMethod, WebhookWithSecret } from '../../core/types.js';
 import {
@@ -344,65 +344,86 @@ export class PostgresStore implements Store {
   // ---- events ----
 
   async publishEvents(request: PublishRequest): Promise<PublishOutcome> {
-    const outcome = await this.transaction(async (client): Promise<PublishOutcome> => {
-      if (request.idempotency) {
-        // Two processes given the same key at once: the second waits here, then replays.
-        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [request.idempotency.key]);
-        const [previous] = await this.rows('SELECT fingerprint, response FROM idempotency_keys WHERE key = $1', [request.idempotency.key], client);
-        if (previous) {
-          if (previous.fingerprint !== request.idempotency.fingerprint) return { kind: 'key-reused' };
-          return { kind: 'replayed', events: JSON.parse(previous.response as string) as PublishedEvent[] };
-        }
-      }
-      const events = await this.insertEventsWithDeliveries(client, request);
-      if (request.idempotency) {
-        await client.query('INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES ($1, $2, $3, $4)', [
-          request.idempotency.key,
-          request.idempotency.fingerprint,
-          JSON.stringify(events),
-          request.now,
-        ]);
-      }
-      return { kind: 'published', events };
-    });
+    const outcome: PublishOutcome = request.idempotency
+      ? await this.transaction((client) => this.publishOnce(client, request, request.idempotency!))
+      : { kind: 'published', events: await this.insertEventsWithDeliveries(this.pool, request) };
     if (outcome.kind === 'published' && outcome.events.some((event) => event.deliveries > 0)) this.notifier.announce();
     return outcome;
   }
 
-  private async insertEventsWithDeliveries(client: pg.PoolClient, request: PublishRequest): Promise<PublishedEvent[]> {
+  /** A publish under an idempotency key: two processes given the same key at once, the second
+   * waits for the first's transaction, then replays its answer. */
+  private async publishOnce(
+    client: pg.PoolClient,
+    request: PublishRequest,
+    idempotency: NonNullable<PublishRequest['idempotency']>,
+  ): Promise<PublishOutcome> {
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [idempotency.key]);
+    const [previous] = await this.rows('SELECT fingerprint, response FROM idempotency_keys WHERE key = $1', [idempotency.key], client);
+    if (previous) {
+      if (previous.fingerprint !== idempotency.fingerprint) return { kind: 'key-reused' };
+      return { kind: 'replayed', events: JSON.parse(previous.response as string) as PublishedEvent[] };
+    }
+    const events = await this.insertEventsWithDeliveries(client, request);
+    await client.query('INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES ($1, $2, $3, $4)', [
+      idempotency.key,
+      idempotency.fingerprint,
+      JSON.stringify(events),
+      request.now,
+    ]);
+    return { kind: 'published', events };
+  }
+
+  /**
+   * One statement: the events, their matching webhooks and the deliveries, committed together
+   * in one round trip (a statement is its own transaction when no BEGIN came before it).
+   * Delivery ids are made in SQL, as many as there are matches: the batch's own id prefix (time
+   * and sequence, unique in this process), a 7-digit hex position (0x1000000 + n keeps the
+   * width fixed) and 5 random hex digits against another process's batch in the same
+   * millisecond.
+   */
+  private async insertEventsWithDeliveries(client: Queryable, request: PublishRequest): Promise<PublishedEvent[]> {
     const { events, now } = request;
-    await client.query(
-      `INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
-       SELECT id, event_name, body, tenant_id, project_id, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-         AS e (id, event_name, body, tenant_id, project_id)`,
-      [events.map((e) => e.id), events.map((e) => e.eventName), events.map((e) => e.body), events.map((e) => e.tenantId), events.map((e) => e.projectId), now],
-    );
     // The scope rule of core/types.ts `webhookHearsEvent`, in SQL, for the whole batch at once,
     // in the batch's order: a webhook's history lists deliveries in the order events came.
-    const matches = await this.rows(
-      `SELECT e.id AS event_id, e.event_name, w.id AS webhook_id
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
-         AS e (id, event_name, tenant_id, project_id, position)
-       JOIN webhook_events s ON s.event_name = e.event_name
-       JOIN webhooks w ON w.id = s.webhook_id
-       WHERE w.active AND (w.tenant_id IS NULL OR (w.tenant_id = e.tenant_id
-         AND (w.project_id IS NULL OR w.project_id = e.project_id)))
-       ORDER BY e.position, w.id`,
-      [events.map((e) => e.id), events.map((e) => e.eventName), events.map((e) => e.tenantId), events.map((e) => e.projectId)],
+    const counts = await this.rows(
+      `WITH batch AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+           AS e (id, event_name, body, tenant_id, project_id, position)
+       ),
+       stored AS (
+         INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
+         SELECT id, event_name, body, tenant_id, project_id, $6 FROM batch
+       ),
+       matches AS (
+         SELECT e.id AS event_id, e.event_name, w.id AS webhook_id,
+           row_number() OVER (ORDER BY e.position, w.id) AS n
+         FROM batch e
+         JOIN webhook_events s ON s.event_name = e.event_name
+         JOIN webhooks w ON w.id = s.webhook_id
+         WHERE w.active AND (w.tenant_id IS NULL OR (w.tenant_id = e.tenant_id
+           AND (w.project_id IS NULL OR w.project_id = e.project_id)))
+       ),
+       queued AS (
+         INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
+         SELECT $7 || to_hex(16777216 + n) || substr(md5(random()::text), 1, 5), webhook_id, event_id, event_name,
+           'pending', 0, $6, $6
+         FROM matches ORDER BY n
+         RETURNING event_id
+       )
+       SELECT event_id, count(*)::int AS n FROM queued GROUP BY event_id`,
+      [
+        events.map((e) => e.id),
+        events.map((e) => e.eventName),
+        events.map((e) => e.body),
+        events.map((e) => e.tenantId),
+        events.map((e) => e.projectId),
+        now,
+        newIdStem('dlv'),
+      ],
       client,
     );
-    if (matches.length > 0) {
-      await client.query(
-        `INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
-         SELECT id, webhook_id, event_id, event_name, 'pending', 0, $5, $5
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
-           AS d (id, webhook_id, event_id, event_name, position)
-         ORDER BY position`,
-        [matches.map(() => newId('dlv')), matches.map((m) => m.webhook_id), matches.map((m) => m.event_id), matches.map((m) => m.event_name), now],
-      );
-    }
-    const perEvent = new Map<string, number>();
-    for (const match of matches) perEvent.set(match.event_id as string, (perEvent.get(match.event_id as string) ?? 0) + 1);
+    const perEvent = new Map(counts.map((row) => [row.event_id as string, row.n as number]));
     return events.map((event) => ({ id: event.id, deliveries: perEvent.get(event.id) ?? 0 }));
   }
 
@@ -502,7 +523,7 @@ export class PostgresStore implements Store {
        )
        UPDATE deliveries d SET claimed_by = $7, next_attempt_at = $8
        FROM chosen WHERE d.seq = chosen.seq
-       RETURNING ${CLAIMED_COLUMNS}`,
+       RETURNING ${CLAIMED_COLUMNS}, (SELECT count(*)::int FROM head) AS window_rows`,
       [
         request.now,
         window,
@@ -516,6 +537,8 @@ export class PostgresStore implements Store {
       this.deliveryPool,
     );
     if (head.length >= request.limit) return head;
+    // A window that was not full held all the due work there was: nothing was left behind it.
+    if (head.length > 0 && (head[0].window_rows as number) < window) return head;
     const [{ n: dueLeft }] = await this.rows(
       `SELECT count(*)::int AS n FROM (
          SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT $2) due`,
