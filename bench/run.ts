@@ -12,7 +12,7 @@ import { isolation } from './isolation.js';
 import { latency } from './latency.js';
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { postgresReachable, removeTemporaryDirs } from './lib/herald.js';
-import { killAllChildren } from './lib/processes.js';
+import { buildHerald, killAllChildren } from './lib/processes.js';
 import { formatMegabytes, Report } from './lib/report.js';
 import { loadSettings, type BenchSettings, type StoreKind } from './lib/settings.js';
 import { throughput } from './throughput.js';
@@ -64,6 +64,7 @@ async function main(): Promise<number> {
   const report = new Report(settings);
   const stores = await reachableStores(settings, report);
   printHeader(settings, stores, selected);
+  buildHerald();
   const context: BenchContext = { settings, report, stores };
   try {
     for (const benchmark of selected) {

@@ -19,6 +19,8 @@ import type {
 import { ROOT } from './settings.js';
 
 const TSX = ['--import', 'tsx'];
+/** Herald as it runs in production: compiled by `npm run build` (see buildHerald), not through tsx. */
+const HERALD_MAIN = path.join(ROOT, 'dist/cli/main.js');
 const START_TIMEOUT_MS = 30_000;
 /** Output kept per child, for the error message when it fails. */
 const OUTPUT_KEPT_CHARS = 16_000;
@@ -144,7 +146,7 @@ export interface HeraldProcess {
 /** Runs a one-off `herald <args>` command (e.g. `import file`) to its end; rejects when it fails. */
 export async function runHeraldCommand(env: Record<string, string>, args: string[]): Promise<string> {
   const child = track(
-    spawn(process.execPath, [...TSX, path.join(ROOT, 'src/cli/main.ts'), ...args], {
+    spawn(process.execPath, [HERALD_MAIN, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -162,14 +164,22 @@ const HERALD_STOP_GRACE_MS = 5_000;
 /** What `herald serve` prints once it is ready. */
 const READY_LINE = /Herald is listening on (http:\/\/\S+)|Herald is delivering \(/;
 
-/** Starts `herald serve [--role role]` from the sources and waits for its ready line. */
+/** Compiles Herald's sources into dist/ (`npm run build`), so each run measures the code as it is. */
+export function buildHerald(): void {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+}
+
+/** Starts the compiled `herald serve [--role role]` and waits for its ready line. */
 export async function startHerald(
   env: Record<string, string>,
   role: 'all' | 'api' | 'worker' = 'all',
   nodeArgs: string[] = [],
 ): Promise<HeraldProcess> {
   const child = track(
-    spawn(process.execPath, [...nodeArgs, ...TSX, path.join(ROOT, 'src/cli/main.ts'), 'serve', '--role', role], {
+    spawn(process.execPath, [...nodeArgs, HERALD_MAIN, 'serve', '--role', role], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
