@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseDuration, parseRetrySchedule } from './core/retry.js';
 import { parseCidr } from './http/address-guard.js';
+import { defaultSendThreads } from './http/sender.js';
 
 /**
  * Herald's configuration, read from the environment once at start-up and passed down.
@@ -32,6 +33,8 @@ export interface HeraldConfig {
   maxInFlight: number;
   /** Deliveries in flight at once to one webhook, so a slow receiver holds only its own slots. */
   maxInFlightPerWebhook: number;
+  /** Worker threads that send the requests; 0 sends on the main thread (see ThreadSender). */
+  sendThreads: number;
   /** Unit used when Herald fills in a missing eventTimestamp. */
   eventTimestampUnit: 'ms' | 's';
   logLevel: string;
@@ -99,6 +102,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
       1,
       10_000,
     ),
+    sendThreads: integer(env, 'HERALD_SEND_THREADS', defaultSendThreads(), 0, 16),
     eventTimestampUnit: oneOf(env, 'HERALD_EVENT_TIMESTAMP_UNIT', ['ms', 's'], DEFAULTS.eventTimestampUnit),
     logLevel: oneOf(
       env,

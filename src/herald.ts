@@ -6,7 +6,7 @@ import { buildApi, HeraldMetrics, TokenAuthority } from './api/index.js';
 import { ConfigError, type HeraldConfig } from './config.js';
 import { EventCatalog } from './core/event-catalog.js';
 import { Dispatcher } from './dispatch/index.js';
-import { AgentPool, NetworkAllowList } from './http/index.js';
+import { createSender } from './http/index.js';
 import { loadSecretBox, openStore, type Store } from './store/index.js';
 
 /** Events whose deliveries are all pruned are removed after this long; so are idempotency keys. */
@@ -109,16 +109,17 @@ async function startApi(
 
 /** The dispatcher and the store's periodic clean-up. */
 function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock: () => number, metrics: HeraldMetrics) {
-  // One allow-list for the pre-send check and the connect-time lookup, so the two agree.
-  const allowedNetworks = new NetworkAllowList(config.allowedNetworks);
-  const agents = new AgentPool({
-    allowPrivateNetworks: config.allowPrivateNetworks,
-    allowedNetworks,
-    connectTimeoutMs: config.deliveryTimeoutMs,
-  });
+  const sender = createSender(
+    {
+      allowPrivateNetworks: config.allowPrivateNetworks,
+      allowedNetworks: config.allowedNetworks,
+      timeoutMs: config.deliveryTimeoutMs,
+    },
+    config.sendThreads,
+  );
   const dispatcher = new Dispatcher({
     store,
-    agents,
+    sender,
     logger,
     clock,
     workerId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
@@ -127,8 +128,6 @@ function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock
     deliveryTimeoutMs: config.deliveryTimeoutMs,
     retryScheduleMs: config.retryScheduleMs,
     autoDisable: { afterMs: config.disableAfterMs, afterFailures: config.disableAfterFailures },
-    allowPrivateNetworks: config.allowPrivateNetworks,
-    allowedNetworks,
     shutdownGraceMs: config.shutdownGraceMs,
     metrics,
   });
@@ -141,7 +140,7 @@ function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock
     async stop() {
       clearInterval(janitor);
       await dispatcher.stop();
-      await agents.close();
+      await sender.close();
     },
   };
 }

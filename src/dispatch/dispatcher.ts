@@ -1,6 +1,5 @@
-import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import { AgentPool, sendRequest, type NetworkAllowList, type SendOutcome } from '../http/index.js';
+import type { Sender, SendOutcome } from '../http/index.js';
 import type { AttemptRecord, AutoDisablePolicy, ClaimedDelivery, Store } from '../store/index.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
@@ -32,16 +31,14 @@ const UNANSWERED_ERRORS = new Set(['timeout', 'connection', 'refused', 'dns', 't
 
 export interface DispatcherOptions {
   store: Store;
-  agents: AgentPool;
+  /** Sends the requests; the dispatcher cancels what is still in flight at the end of stop(). */
+  sender: Sender;
   logger: Logger;
   workerId: string;
   maxInFlight: number;
   maxInFlightPerWebhook: number;
   deliveryTimeoutMs: number;
   retryScheduleMs: readonly number[];
-  allowPrivateNetworks: boolean;
-  /** Internal ranges reachable even with private networks off (HERALD_ALLOWED_NETWORKS). */
-  allowedNetworks?: NetworkAllowList;
   shutdownGraceMs: number;
   clock?: () => number;
   random?: () => number;
@@ -67,7 +64,6 @@ export class Dispatcher {
   private flushing: Promise<void> | null = null;
   private scheduledFlush: Promise<void> | null = null;
   private flushNow: (() => void) | null = null;
-  private readonly shutdown = new AbortController();
   private nudged = false;
   /** When the loop last looked for due work, claiming or (with no free slot) not. */
   private lastLookAt = 0;
@@ -77,8 +73,6 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.clock = options.clock ?? Date.now;
-    // Every request in flight listens for shutdown on this one signal.
-    setMaxListeners(0, this.shutdown.signal);
   }
 
   start(): void {
@@ -103,7 +97,7 @@ export class Dispatcher {
     const settled = Promise.allSettled([...this.inFlight.values()]);
     const grace = new Promise((resolve) => setTimeout(resolve, this.options.shutdownGraceMs).unref());
     await Promise.race([settled, grace]);
-    this.shutdown.abort();
+    this.options.sender.cancelAll();
     await settled;
     await this.flushRecords();
   }
@@ -279,14 +273,8 @@ export class Dispatcher {
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     const startedAt = this.clock();
     const request = prepareRequest(delivery, startedAt);
-    const outcome = await sendRequest(request, {
-      dispatcher: this.options.agents.dispatcherFor(delivery.webhook),
-      timeoutMs: this.options.deliveryTimeoutMs,
-      allowPrivateNetworks: this.options.allowPrivateNetworks,
-      allowedNetworks: this.options.allowedNetworks,
-      viaProxy: delivery.webhook.proxyUrl !== null,
-      signal: this.shutdown.signal,
-    });
+    const { base64CA, proxyUrl } = delivery.webhook;
+    const outcome = await this.options.sender.send(request, { base64CA, proxyUrl });
     if (outcome.kind === 'failure' && outcome.error.code === 'cancelled') {
       // Not the receiver's fault: hand the delivery back without counting an attempt.
       await this.options.store.releaseClaims(this.options.workerId, [delivery.id], this.clock());

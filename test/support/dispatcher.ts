@@ -1,20 +1,19 @@
 import pino from 'pino';
 import { newId } from '../../src/core/ids.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/index.js';
-import { AgentPool } from '../../src/http/index.js';
+import { LocalSender } from '../../src/http/index.js';
 import type { SqliteStore, Store } from '../../src/store/index.js';
 
-/** A dispatcher on `store` for tests on loopback, silent, with its own connection pools. */
+/** A dispatcher on `store` for tests on loopback, silent, sending on the test's own thread. */
 export function startTestDispatcher(
   store: Store,
   options: Pick<DispatcherOptions, 'workerId' | 'maxInFlight' | 'maxInFlightPerWebhook' | 'deliveryTimeoutMs' | 'retryScheduleMs'>,
 ): { dispatcher: Dispatcher; stop: () => Promise<void> } {
-  const agents = new AgentPool({ allowPrivateNetworks: true, connectTimeoutMs: 1_000 });
+  const sender = new LocalSender({ allowPrivateNetworks: true, allowedNetworks: [], timeoutMs: options.deliveryTimeoutMs });
   const dispatcher = new Dispatcher({
     store,
-    agents,
+    sender,
     logger: pino({ level: 'silent' }),
-    allowPrivateNetworks: true,
     shutdownGraceMs: 500,
     ...options,
   });
@@ -23,7 +22,7 @@ export function startTestDispatcher(
     dispatcher,
     async stop() {
       await dispatcher.stop();
-      await agents.close();
+      await sender.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { webhookHearsEvent } from '../../src/core/types.js';
@@ -14,6 +15,7 @@ describe('configuration', () => {
     assert.deepEqual(config.retryScheduleMs, [5_000, 30_000, 120_000, 600_000, 3_600_000]);
     assert.equal(config.deliveryTimeoutMs, 10_000);
     assert.equal(config.eventTimestampUnit, 'ms');
+    assert.equal(config.sendThreads, availableParallelism() > 1 ? 1 : 0);
   });
 
   test('reads every documented variable', () => {
@@ -25,6 +27,7 @@ describe('configuration', () => {
       HERALD_RETRY_SCHEDULE: '1s,2s',
       HERALD_DELIVERY_TIMEOUT_MS: '2500',
       HERALD_EVENT_TIMESTAMP_UNIT: 's',
+      HERALD_SEND_THREADS: '3',
     });
     assert.equal(config.port, 9000);
     assert.equal(config.dataDir, '/var/lib/herald');
@@ -33,6 +36,7 @@ describe('configuration', () => {
     assert.deepEqual(config.retryScheduleMs, [1_000, 2_000]);
     assert.equal(config.deliveryTimeoutMs, 2_500);
     assert.equal(config.eventTimestampUnit, 's');
+    assert.equal(config.sendThreads, 3);
   });
 
   test('bad values fail at start-up, naming the variable', () => {
@@ -42,6 +46,8 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ HERALD_RETRY_SCHEDULE: '5 seconds' }), /HERALD_RETRY_SCHEDULE/);
     assert.throws(() => loadConfig({ HERALD_DELIVERY_TIMEOUT_MS: '0' }), /HERALD_DELIVERY_TIMEOUT_MS/);
     assert.throws(() => loadConfig({ HERALD_ADMIN_TOKEN: 'short' }), /HERALD_ADMIN_TOKEN/);
+    assert.throws(() => loadConfig({ HERALD_SEND_THREADS: '-1' }), /HERALD_SEND_THREADS/);
+    assert.throws(() => loadConfig({ HERALD_SEND_THREADS: '17' }), /HERALD_SEND_THREADS/);
   });
 
   test('hardening settings: defaults, parsing and validation', () => {

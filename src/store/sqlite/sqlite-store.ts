@@ -695,9 +695,11 @@ function prepareStatements(db: Database.Database) {
         FROM head JOIN webhooks w ON w.id = head.webhook_id AND w.active = 1
         WHERE head.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
       ),
+      -- Materialized once: joined straight to json_each, the JSON would be read again per row.
+      busy AS MATERIALIZED (SELECT key AS webhook_id, value AS taken FROM json_each(@busy)),
       chosen AS (
-        SELECT ranked.seq FROM ranked LEFT JOIN json_each(@busy) AS busy ON busy.key = ranked.webhook_id
-        WHERE ranked.rank <= @cap - coalesce(busy.value, 0)
+        SELECT ranked.seq FROM ranked LEFT JOIN busy ON busy.webhook_id = ranked.webhook_id
+        WHERE ranked.rank <= @cap - coalesce(busy.taken, 0)
         LIMIT @limit
       )
       UPDATE deliveries SET claimed_by = @workerId, next_attempt_at = @leaseUntil
