@@ -19,8 +19,10 @@ import type {
 import { ROOT } from './settings.js';
 
 const TSX = ['--import', 'tsx'];
-/** Herald as it runs in production: compiled by `npm run build` (see buildHerald), not through tsx. */
+/** Herald as it runs in production (`npm run serve`): compiled by `npm run build` (see
+ * buildHerald), not through tsx, with the same node options. */
 const HERALD_MAIN = path.join(ROOT, 'dist/cli/main.js');
+const HERALD_NODE_OPTIONS = ['--max-semi-space-size=4'];
 const START_TIMEOUT_MS = 30_000;
 /** Output kept per child, for the error message when it fails. */
 const OUTPUT_KEPT_CHARS = 16_000;
@@ -179,7 +181,7 @@ export async function startHerald(
   nodeArgs: string[] = [],
 ): Promise<HeraldProcess> {
   const child = track(
-    spawn(process.execPath, [...nodeArgs, HERALD_MAIN, 'serve', '--role', role], {
+    spawn(process.execPath, [...HERALD_NODE_OPTIONS, ...nodeArgs, HERALD_MAIN, 'serve', '--role', role], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
