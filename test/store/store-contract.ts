@@ -275,6 +275,27 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('an outcome written late does not replace a newer last outcome', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event(), event()], now: NOW });
+      const [first, second] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [delivered(second.id, target.id, { startedAt: NOW + 20 })]);
+      await store.recordAttempts('worker-a', [
+        delivered(first.id, target.id, {
+          startedAt: NOW + 10,
+          statusCode: 500,
+          error: { code: 'http_status', message: 'HTTP 500' },
+          next: { kind: 'gave-up' },
+        }),
+      ]);
+      const read = await store.getWebhook(target.id);
+      assert.deepEqual(read?.lastEvent, { eventName: 'project_created', status: 'success', statusCode: 200, dispatchedAt: NOW + 20 });
+      const history = await store.listDeliveries(target.id, { sort: 'newest' });
+      assert.deepEqual(history.map((item) => item.status).sort(), ['error', 'success']);
+      await store.close();
+    });
+
     test(`history keeps the newest ${HISTORY_LIMIT} finished deliveries and every pending one`, async () => {
       const target = webhook();
       await store.insertWebhook(target);

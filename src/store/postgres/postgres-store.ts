@@ -637,89 +637,21 @@ export class PostgresStore implements Store {
     };
   }
 
+  /**
+   * One transaction of four statements whatever the batch: lock the webhooks (reading their
+   * runs of failures), complete the deliveries with their attempts, update the webhooks' last
+   * event and history count, and, only where it changed, their run of failures.
+   */
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     if (records.length === 0) return;
     await this.transaction(async (client) => {
-      // Outcome writers lock their webhooks' rows first and in id order: no deadlocks among them.
-      await lockWebhooks(client, [...new Set(records.map((record) => record.webhookId))].sort());
-      const completed = await this.rows(
-        `UPDATE deliveries d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
-           claimed_by = NULL, status_code = r.status_code, error_code = r.error_code, error_message = r.error_message,
-           duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers,
-           response_body = r.response_body
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[])
-           AS r (id, status, next_attempt_at, status_code, error_code, error_message, duration_ms, dispatched_at, request_headers, response_body)
-         WHERE d.id = r.id AND d.claimed_by = $11
-         RETURNING d.id, d.attempts`,
-        [
-          records.map((r) => r.deliveryId),
-          records.map(statusAfter),
-          records.map((r) => (r.next.kind === 'retry' ? r.next.at : null)),
-          records.map((r) => r.statusCode),
-          records.map((r) => r.error?.code ?? null),
-          records.map((r) => r.error?.message ?? null),
-          records.map((r) => r.durationMs),
-          records.map((r) => r.startedAt),
-          records.map((r) => JSON.stringify(r.requestHeaders)),
-          records.map((r) => r.responseBodyStart),
-          workerId,
-        ],
-        client,
-      );
-      // A record whose claim was lost (lapsed, or the webhook deleted) leaves no trace.
-      const attemptNumber = new Map(completed.map((row) => [row.id as string, row.attempts as number]));
-      const kept = records.filter((record) => attemptNumber.has(record.deliveryId));
+      const runs = await lockWebhooks(client, [...new Set(records.map((record) => record.webhookId))].sort());
+      const kept = await completeDeliveries(client, workerId, records);
       if (kept.length === 0) return;
-      await client.query(
-        `INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[])`,
-        [
-          kept.map((r) => r.deliveryId),
-          kept.map((r) => attemptNumber.get(r.deliveryId)),
-          kept.map((r) => r.startedAt),
-          kept.map((r) => r.durationMs),
-          kept.map((r) => r.statusCode),
-          kept.map((r) => r.error?.code ?? null),
-          kept.map((r) => r.error?.message ?? null),
-        ],
-      );
-      await updateLastEvents(client, kept);
-      await countFinished(client, kept);
-      await this.updateFailureRuns(client, kept, autoDisable);
+      const counted = await updateWebhookOutcomes(client, kept);
+      await pruneHistories(client, counted);
+      await updateFailureRuns(client, runs, kept, autoDisable);
     }, this.deliveryPool);
-  }
-
-  /** Each webhook's run of failures after the batch (its row is locked already). */
-  private async updateFailureRuns(client: pg.PoolClient, records: AttemptRecord[], policy?: AutoDisablePolicy): Promise<void> {
-    const byWebhook = new Map<string, AttemptRecord[]>();
-    for (const record of records) byWebhook.set(record.webhookId, [...(byWebhook.get(record.webhookId) ?? []), record]);
-    const current = await this.rows(
-      `SELECT id, active, failing_since, consecutive_failures, disabled_reason, disabled_at
-       FROM webhooks WHERE id = ANY ($1::text[])`,
-      [[...byWebhook.keys()]],
-      client,
-    );
-    const changed = current.flatMap((row) => {
-      const before = failureRunOf(row);
-      const after = nextFailureRun(before, byWebhook.get(row.id as string) ?? [], policy);
-      return sameFailureRun(before, after) ? [] : [{ id: row.id as string, ...after }];
-    });
-    if (changed.length === 0) return;
-    await client.query(
-      `UPDATE webhooks w SET active = r.active, failing_since = r.failing_since,
-         consecutive_failures = r.consecutive_failures, disabled_reason = r.disabled_reason, disabled_at = r.disabled_at
-       FROM unnest($1::text[], $2::boolean[], $3::bigint[], $4::int[], $5::text[], $6::bigint[])
-         AS r (id, active, failing_since, consecutive_failures, disabled_reason, disabled_at)
-       WHERE w.id = r.id`,
-      [
-        changed.map((run) => run.id),
-        changed.map((run) => run.active),
-        changed.map((run) => run.failingSince),
-        changed.map((run) => run.consecutiveFailures),
-        changed.map((run) => run.disabledReason),
-        changed.map((run) => run.disabledAt),
-      ],
-    );
   }
 
   async releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void> {
@@ -877,18 +809,85 @@ function webhookConditions(filter: WebhookCountFilter & { after?: string }): { w
  * deliveries are never pruned: an accepted event is delivered or given up on first. Runs with
  * the webhooks' rows locked (recordAttempts), so publishes never wait on them.
  */
-async function countFinished(client: Queryable, records: AttemptRecord[]): Promise<void> {
-  const finished = new Map<string, number>();
-  for (const record of records) {
-    if (record.next.kind !== 'retry') finished.set(record.webhookId, (finished.get(record.webhookId) ?? 0) + 1);
-  }
-  if (finished.size === 0) return;
-  const { rows: counted } = await client.query(
-    `UPDATE webhooks w SET history_count = w.history_count + c.added
-     FROM unnest($1::text[], $2::int[]) AS c (id, added) WHERE w.id = c.id
-     RETURNING w.id, w.history_count`,
-    [[...finished.keys()], [...finished.values()]],
+/**
+ * Completes the claimed deliveries and adds their attempts, in one statement; returns the
+ * records that counted. A record whose claim was lost (lapsed, or the webhook deleted) leaves
+ * no trace.
+ */
+async function completeDeliveries(client: Queryable, workerId: string, records: AttemptRecord[]): Promise<AttemptRecord[]> {
+  const { rows } = await client.query(
+    `WITH r AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[])
+         AS r (id, status, next_attempt_at, status_code, error_code, error_message, duration_ms, dispatched_at, request_headers, response_body)
+     ),
+     completed AS (
+       UPDATE deliveries d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
+         claimed_by = NULL, status_code = r.status_code, error_code = r.error_code, error_message = r.error_message,
+         duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers,
+         response_body = r.response_body
+       FROM r WHERE d.id = r.id AND d.claimed_by = $11
+       RETURNING d.id, d.attempts, r.dispatched_at, r.duration_ms, r.status_code, r.error_code, r.error_message
+     ),
+     added AS (
+       INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
+       SELECT * FROM completed
+     )
+     SELECT id FROM completed`,
+    [
+      records.map((r) => r.deliveryId),
+      records.map(statusAfter),
+      records.map((r) => (r.next.kind === 'retry' ? r.next.at : null)),
+      records.map((r) => r.statusCode),
+      records.map((r) => r.error?.code ?? null),
+      records.map((r) => r.error?.message ?? null),
+      records.map((r) => r.durationMs),
+      records.map((r) => r.startedAt),
+      records.map((r) => JSON.stringify(r.requestHeaders)),
+      records.map((r) => r.responseBodyStart),
+      workerId,
+    ],
   );
+  const completed = new Set(rows.map((row) => row.id as string));
+  return records.filter((record) => completed.has(record.deliveryId));
+}
+
+/** A batch's newest attempt replaces the webhook's last event unless a later one is there. */
+const NEWER_LAST_EVENT = '(w.last_dispatched_at IS NULL OR w.last_dispatched_at <= r.dispatched_at)';
+
+/**
+ * Each webhook's last event becomes its newest attempt of the batch, and its history counts
+ * the deliveries that finished; returns the history counts.
+ */
+async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]): Promise<Row[]> {
+  const byWebhook = [...groupByWebhook(records)];
+  const latest = byWebhook.map(([, outcomes]) => latestRecord(outcomes));
+  const { rows } = await client.query(
+    // On the right of SET a column is the row's old value: "newer" compares with the last
+    // event as it was, for all four columns alike.
+    `UPDATE webhooks w SET
+       last_event_name = CASE WHEN ${NEWER_LAST_EVENT} THEN r.event_name ELSE w.last_event_name END,
+       last_status = CASE WHEN ${NEWER_LAST_EVENT} THEN r.status ELSE w.last_status END,
+       last_status_code = CASE WHEN ${NEWER_LAST_EVENT} THEN r.status_code ELSE w.last_status_code END,
+       last_dispatched_at = CASE WHEN ${NEWER_LAST_EVENT} THEN r.dispatched_at ELSE w.last_dispatched_at END,
+       history_count = w.history_count + r.finished
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[])
+       AS r (webhook_id, event_name, status, status_code, dispatched_at, finished)
+     WHERE w.id = r.webhook_id
+     RETURNING w.id, w.history_count`,
+    [
+      latest.map((r) => r.webhookId),
+      latest.map((r) => r.eventName),
+      latest.map((r) => (r.next.kind === 'delivered' ? 'success' : 'error')),
+      latest.map((r) => r.statusCode),
+      latest.map((r) => r.startedAt),
+      byWebhook.map(([, outcomes]) => outcomes.filter((record) => record.next.kind !== 'retry').length),
+    ],
+  );
+  return rows as Row[];
+}
+
+/** Prunes the histories that grew past the limit and its margin (see HISTORY_PRUNE_MARGIN). */
+async function pruneHistories(client: Queryable, counted: Row[]): Promise<void> {
   for (const row of counted) {
     if ((row.history_count as number) <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) continue;
     await client.query(
@@ -905,6 +904,34 @@ async function countFinished(client: Queryable, records: AttemptRecord[]): Promi
   }
 }
 
+/** Each webhook's run of failures after the batch, written where it changed. */
+async function updateFailureRuns(client: Queryable, runs: Row[], records: AttemptRecord[], policy?: AutoDisablePolicy): Promise<void> {
+  const byWebhook = groupByWebhook(records);
+  const changed = runs.flatMap((row) => {
+    const outcomes = byWebhook.get(row.id as string);
+    if (!outcomes) return [];
+    const before = failureRunOf(row);
+    const after = nextFailureRun(before, outcomes, policy);
+    return sameFailureRun(before, after) ? [] : [{ id: row.id as string, ...after }];
+  });
+  if (changed.length === 0) return;
+  await client.query(
+    `UPDATE webhooks w SET active = r.active, failing_since = r.failing_since,
+       consecutive_failures = r.consecutive_failures, disabled_reason = r.disabled_reason, disabled_at = r.disabled_at
+     FROM unnest($1::text[], $2::boolean[], $3::bigint[], $4::int[], $5::text[], $6::bigint[])
+       AS r (id, active, failing_since, consecutive_failures, disabled_reason, disabled_at)
+     WHERE w.id = r.id`,
+    [
+      changed.map((run) => run.id),
+      changed.map((run) => run.active),
+      changed.map((run) => run.failingSince),
+      changed.map((run) => run.consecutiveFailures),
+      changed.map((run) => run.disabledReason),
+      changed.map((run) => run.disabledAt),
+    ],
+  );
+}
+
 /** Whether the webhook exists; if so, it cannot be deleted before this transaction ends. */
 async function keepWebhook(client: Queryable, webhookId: string): Promise<boolean> {
   const { rowCount } = await client.query('SELECT 1 FROM webhooks WHERE id = $1 FOR KEY SHARE', [webhookId]);
@@ -913,30 +940,17 @@ async function keepWebhook(client: Queryable, webhookId: string): Promise<boolea
 
 /**
  * Locks webhook rows in id order, so that writers touching several never wait on each other in
- * a circle. NO KEY UPDATE, not UPDATE: it must not wait for the KEY SHARE locks that inserting
- * a delivery takes on its webhook (the foreign key), or publishes would hold up outcomes.
+ * a circle, and returns their runs of failures as they are under the lock. NO KEY UPDATE, not
+ * UPDATE: it must not wait for the KEY SHARE locks that inserting a delivery takes on its
+ * webhook (the foreign key), or publishes would hold up outcomes.
  */
-async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<void> {
-  await client.query('SELECT id FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE', [sortedIds]);
-}
-
-/** Each webhook's last event becomes its newest attempt of the batch. */
-async function updateLastEvents(client: Queryable, records: AttemptRecord[]): Promise<void> {
-  const latest = [...groupByWebhook(records).values()].map(latestRecord);
-  await client.query(
-    `UPDATE webhooks w SET last_event_name = r.event_name, last_status = r.status,
-       last_status_code = r.status_code, last_dispatched_at = r.dispatched_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
-       AS r (webhook_id, event_name, status, status_code, dispatched_at)
-     WHERE w.id = r.webhook_id AND (w.last_dispatched_at IS NULL OR w.last_dispatched_at <= r.dispatched_at)`,
-    [
-      latest.map((r) => r.webhookId),
-      latest.map((r) => r.eventName),
-      latest.map((r) => (r.next.kind === 'delivered' ? 'success' : 'error')),
-      latest.map((r) => r.statusCode),
-      latest.map((r) => r.startedAt),
-    ],
+async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<Row[]> {
+  const { rows } = await client.query(
+    `SELECT id, active, failing_since, consecutive_failures, disabled_reason, disabled_at
+     FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
+    [sortedIds],
   );
+  return rows as Row[];
 }
 
 function statusAfter(record: AttemptRecord): string {

@@ -451,13 +451,29 @@ export class SqliteStore implements Store {
    * back to its newest HISTORY_LIMIT finished deliveries once the count passes the margin.
    * Pending deliveries are never pruned: an accepted event is delivered or given up on first.
    */
-  private countFinished(webhookId: string, outcomes: AttemptRecord[]): void {
-    const finished = outcomes.filter((record) => record.next.kind !== 'retry').length;
-    if (finished === 0) return;
-    const { history_count: count } = this.sql.countFinished.get(finished, webhookId) as { history_count: number };
-    if (count <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) return;
-    this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT });
-    this.sql.resetHistoryCount.run(webhookId);
+  /**
+   * A webhook's last event, history count and run of failures after a batch of its outcomes:
+   * one statement updates the first two and reads the third; the run is written only where it
+   * changed, and the history pruned only once it outgrew the limit and its margin.
+   */
+  private recordWebhookOutcomes(webhookId: string, outcomes: AttemptRecord[], autoDisable?: AutoDisablePolicy): void {
+    const last = latestRecord(outcomes);
+    const row = this.sql.recordWebhookOutcomes.get({
+      webhookId,
+      eventName: last.eventName,
+      status: last.next.kind === 'delivered' ? 'success' : 'error',
+      statusCode: last.statusCode,
+      dispatchedAt: last.startedAt,
+      finished: outcomes.filter((record) => record.next.kind !== 'retry').length,
+    }) as Row | undefined;
+    if (!row) return;
+    if ((row.history_count as number) > HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) {
+      this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT });
+      this.sql.resetHistoryCount.run(webhookId);
+    }
+    const before = failureRunOf(row);
+    const after = nextFailureRun(before, outcomes, autoDisable);
+    if (!sameFailureRun(before, after)) this.sql.setFailureRun.run({ ...after, active: after.active ? 1 : 0, id: webhookId });
   }
 
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
@@ -492,23 +508,7 @@ export class SqliteStore implements Store {
           record.error?.message ?? null,
         );
       }
-      for (const [webhookId, outcomes] of groupByWebhook(kept)) {
-        const last = latestRecord(outcomes);
-        sql.updateLastEvent.run({
-          webhookId,
-          eventName: last.eventName,
-          status: last.next.kind === 'delivered' ? 'success' : 'error',
-          statusCode: last.statusCode,
-          dispatchedAt: last.startedAt,
-        });
-        this.countFinished(webhookId, outcomes);
-        const row = sql.getFailureRun.get(webhookId) as Row | undefined;
-        if (!row) continue;
-        const before = failureRunOf(row);
-        const after = nextFailureRun(before, outcomes, autoDisable);
-        if (sameFailureRun(before, after)) continue;
-        sql.setFailureRun.run({ ...after, active: after.active ? 1 : 0, id: webhookId });
-      }
+      for (const [webhookId, outcomes] of groupByWebhook(kept)) this.recordWebhookOutcomes(webhookId, outcomes, autoDisable);
     })();
   }
 
@@ -633,6 +633,9 @@ const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending(webhook_id) AS (
     WHERE p.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
   )`;
 
+/** A batch's newest attempt replaces the webhook's last event unless a later one is there. */
+const NEWER_LAST_EVENT = '(last_dispatched_at IS NULL OR last_dispatched_at <= @dispatchedAt)';
+
 function prepareStatements(db: Database.Database) {
   return {
     countTokens: db.prepare('SELECT count(*) AS n FROM tokens'),
@@ -669,7 +672,6 @@ function prepareStatements(db: Database.Database) {
       (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`),
     webhookExists: db.prepare('SELECT 1 FROM webhooks WHERE id = ?'),
-    countFinished: db.prepare('UPDATE webhooks SET history_count = history_count + ? WHERE id = ? RETURNING history_count'),
     pruneHistory: db.prepare(`DELETE FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
       AND seq < (SELECT seq FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
                  ORDER BY seq DESC LIMIT 1 OFFSET @keep - 1)`),
@@ -734,9 +736,17 @@ function prepareStatements(db: Database.Database) {
     insertAttempt: db.prepare(`INSERT INTO attempts
       (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
       VALUES (?, ?, ?, ?, ?, ?, ?)`),
-    updateLastEvent: db.prepare(`UPDATE webhooks SET last_event_name = @eventName, last_status = @status,
-        last_status_code = @statusCode, last_dispatched_at = @dispatchedAt
-      WHERE id = @webhookId AND (last_dispatched_at IS NULL OR last_dispatched_at <= @dispatchedAt)`),
+    // On the right of SET a column is the row's old value: "newer" compares with the last event
+    // as it was, for all four columns alike. RETURNING gives the new history count and the run
+    // of failures, which this statement leaves as it is.
+    recordWebhookOutcomes: db.prepare(`UPDATE webhooks SET
+        last_event_name = CASE WHEN ${NEWER_LAST_EVENT} THEN @eventName ELSE last_event_name END,
+        last_status = CASE WHEN ${NEWER_LAST_EVENT} THEN @status ELSE last_status END,
+        last_status_code = CASE WHEN ${NEWER_LAST_EVENT} THEN @statusCode ELSE last_status_code END,
+        last_dispatched_at = CASE WHEN ${NEWER_LAST_EVENT} THEN @dispatchedAt ELSE last_dispatched_at END,
+        history_count = history_count + @finished
+      WHERE id = @webhookId
+      RETURNING history_count, active, failing_since, consecutive_failures, disabled_reason, disabled_at`),
     releaseClaim: db.prepare(
       `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
     ),
@@ -756,9 +766,6 @@ function prepareStatements(db: Database.Database) {
     insertResend: db.prepare(`INSERT INTO deliveries
       (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at, resent_from)
       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`),
-    getFailureRun: db.prepare(
-      'SELECT active, failing_since, consecutive_failures, disabled_reason, disabled_at FROM webhooks WHERE id = ?',
-    ),
     setFailureRun: db.prepare(`UPDATE webhooks SET active = @active, failing_since = @failingSince,
         consecutive_failures = @consecutiveFailures, disabled_reason = @disabledReason, disabled_at = @disabledAt
       WHERE id = @id`),
