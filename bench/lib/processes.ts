@@ -22,7 +22,7 @@ const TSX = ['--import', 'tsx'];
 /** Herald as it runs in production (`npm run serve`): compiled by `npm run build` (see
  * buildHerald), not through tsx, with the same node options. */
 const HERALD_MAIN = path.join(ROOT, 'dist/cli/main.js');
-const HERALD_NODE_OPTIONS = ['--max-semi-space-size=4'];
+const HERALD_NODE_OPTIONS = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
 const START_TIMEOUT_MS = 30_000;
 /** Output kept per child, for the error message when it fails. */
 const OUTPUT_KEPT_CHARS = 16_000;
