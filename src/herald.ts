@@ -116,6 +116,7 @@ function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock
       timeoutMs: config.deliveryTimeoutMs,
     },
     config.sendThreads,
+    (error) => logger.error({ err: error }, 'a sending thread failed: its requests are handed back and a new thread takes over'),
   );
   const dispatcher = new Dispatcher({
     store,

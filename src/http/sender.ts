@@ -89,8 +89,9 @@ export class ThreadSender implements Sender {
   private readonly threads: SendingThread[];
   private cancelled = false;
 
-  constructor(settings: SenderSettings, count: number) {
-    this.threads = Array.from({ length: count }, () => new SendingThread(settings));
+  /** `onThreadError` hears why a thread ended by itself (it is replaced either way). */
+  constructor(settings: SenderSettings, count: number, onThreadError: (error: Error) => void = () => undefined) {
+    this.threads = Array.from({ length: count }, () => new SendingThread(settings, onThreadError));
   }
 
   send(request: OutboundRequest, transport: TargetTransport): Promise<SendOutcome> {
@@ -116,8 +117,8 @@ export function defaultSendThreads(): number {
   return availableParallelism() > 1 ? 1 : 0;
 }
 
-export function createSender(settings: SenderSettings, threads: number): Sender {
-  return threads > 0 ? new ThreadSender(settings, threads) : new LocalSender(settings);
+export function createSender(settings: SenderSettings, threads: number, onThreadError?: (error: Error) => void): Sender {
+  return threads > 0 ? new ThreadSender(settings, threads, onThreadError) : new LocalSender(settings);
 }
 
 function cancelledOutcome(): SendOutcome {
@@ -149,7 +150,10 @@ class SendingThread {
   private nextId = 1;
   private closing = false;
 
-  constructor(private readonly settings: SenderSettings) {
+  constructor(
+    private readonly settings: SenderSettings,
+    private readonly onError: (error: Error) => void,
+  ) {
     this.worker = this.spawn();
   }
 
@@ -191,7 +195,7 @@ class SendingThread {
     });
     // A thread that ends by itself (it should not) takes its requests with it: they are handed
     // back as cancelled, and a new thread takes its place.
-    worker.on('error', () => undefined);
+    worker.on('error', (error) => this.onError(error));
     worker.on('exit', () => {
       if (this.closing) return;
       this.outbox = [];

@@ -99,6 +99,25 @@ describe('sending threads', () => {
     }
   });
 
+  test('a thread that ends hands its requests back as cancelled, and a new one takes over', async () => {
+    const receiver = await startReceiver({ responder: (request) => (request.url === '/slow' ? 'hang' : { status: 200 }) });
+    const sender = new ThreadSender(SETTINGS, 1);
+    try {
+      const stuck = sender.send(outbound(`${receiver.url}/slow`, '{}'), NO_TRANSPORT);
+      await receiver.waitForRequests(1);
+      // What a crash of the thread would do: end it from outside.
+      const [thread] = (sender as unknown as { threads: { worker: { terminate(): Promise<number> } }[] }).threads;
+      await thread.worker.terminate();
+      const outcome = await stuck;
+      assert.equal(outcome.kind === 'failure' && outcome.error.code, 'cancelled');
+      const after = await sender.send(outbound(`${receiver.url}/fine`, '{}'), NO_TRANSPORT);
+      assert.equal(after.kind === 'response' && after.statusCode, 200);
+    } finally {
+      await sender.close();
+      await receiver.close();
+    }
+  });
+
   test('Herald delivers with sending threads and without', async () => {
     for (const sendThreads of [0, 2]) {
       const receiver = await startReceiver();
