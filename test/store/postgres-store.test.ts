@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { newId } from '../../src/core/ids.js';
-import { waitUntil } from '../support/index.js';
+import { instanceWebhook, waitUntil } from '../support/index.js';
 import { SecretBox } from '../../src/core/secret-box.js';
 import { PostgresStore } from '../../src/store/index.js';
 import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
@@ -177,21 +177,5 @@ describe('postgres store: several processes on one database', () => {
 });
 
 function sharedWebhook(now: number) {
-  return {
-    id: newId('wh'),
-    name: null,
-    url: 'https://receiver.example/hook',
-    events: ['project_created'],
-    secret: 'shared-secret',
-    tenantId: null,
-    projectId: null,
-    method: 'POST' as const,
-    contentType: 'application/json',
-    maxAttempts: 3,
-    active: true,
-    base64CA: null,
-    proxyUrl: null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return instanceWebhook({ secret: 'shared-secret' }, now);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { makeTempDir, removeDir } from '../support/index.js';
+import { instanceWebhook, makeTempDir, removeDir } from '../support/index.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { storeContract, TEST_SECRETS } from './store-contract.js';
 
@@ -49,23 +49,7 @@ test('plain secrets of older rows leave no trace in the files once encrypted', a
   try {
     const store = await SqliteStore.open(dir, TEST_SECRETS);
     const now = Date.now();
-    await store.insertWebhook({
-      id: 'wh_legacy',
-      name: null,
-      url: 'https://receiver.example/hook',
-      events: ['project_created'],
-      secret: 'replaced-by-the-legacy-text',
-      tenantId: null,
-      projectId: null,
-      method: 'POST',
-      contentType: 'application/json',
-      maxAttempts: 3,
-      active: true,
-      base64CA: null,
-      proxyUrl: null,
-      createdAt: now,
-      updatedAt: now,
-    });
+    await store.insertWebhook(instanceWebhook({ id: 'wh_legacy', secret: 'replaced-by-the-legacy-text' }));
     await store.close();
     const legacy = 'legacy-plain-secret-5f0e2c';
     const db = new Database(path.join(dir, 'herald.db'));

@@ -1,6 +1,7 @@
 import { after, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newId } from '../../src/core/ids.js';
+import { instanceWebhook } from '../support/fixtures.js';
 import { isEncrypted, SecretBox } from '../../src/core/secret-box.js';
 import { webhookHearsEvent, type WebhookWithSecret } from '../../src/core/types.js';
 import { HISTORY_LIMIT, type AttemptRecord, type ClaimRequest, type Store } from '../../src/store/index.js';
@@ -24,24 +25,7 @@ const OTHER_KEY = Buffer.alloc(32, 0xa5);
 const NOW = 1_800_000_000_000;
 
 function webhook(overrides: Partial<WebhookWithSecret> = {}): WebhookWithSecret {
-  return {
-    id: newId('wh'),
-    name: null,
-    url: 'https://receiver.example/hook',
-    events: ['project_created'],
-    secret: 'contract-secret',
-    tenantId: null,
-    projectId: null,
-    method: 'POST',
-    contentType: 'application/json',
-    maxAttempts: 3,
-    active: true,
-    base64CA: null,
-    proxyUrl: null,
-    createdAt: NOW,
-    updatedAt: NOW,
-    ...overrides,
-  };
+  return instanceWebhook({ secret: 'contract-secret', ...overrides }, NOW);
 }
 
 function event(eventName = 'project_created', tenantId: string | null = 't1', projectId: string | null = 'p1') {

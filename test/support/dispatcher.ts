@@ -3,6 +3,7 @@ import { newId } from '../../src/core/ids.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/index.js';
 import { LocalSender } from '../../src/http/index.js';
 import type { SqliteStore, Store } from '../../src/store/index.js';
+import { instanceWebhook } from './fixtures.js';
 
 /** A dispatcher on `store` for tests on loopback, silent, sending on the test's own thread. */
 export function startTestDispatcher(
@@ -31,23 +32,7 @@ export function startTestDispatcher(
 export async function queueEvents(store: SqliteStore, url: string, count: number): Promise<string> {
   const now = Date.now();
   const webhookId = newId('wh');
-  await store.insertWebhook({
-    id: webhookId,
-    name: null,
-    url,
-    events: ['project_created'],
-    secret: 'dispatcher-test-secret',
-    tenantId: null,
-    projectId: null,
-    method: 'POST',
-    contentType: 'application/json',
-    maxAttempts: 3,
-    active: true,
-    base64CA: null,
-    proxyUrl: null,
-    createdAt: now,
-    updatedAt: now,
-  });
+  await store.insertWebhook(instanceWebhook({ id: webhookId, url, secret: 'dispatcher-test-secret' }, now));
   const events = Array.from({ length: count }, () => ({
     id: newId('evt'),
     eventName: 'project_created',

@@ -8,3 +8,4 @@ export { waitUntil } from './wait.js';
 export type { WaitUntilOptions } from './wait.js';
 export { makeTempDir, removeDir } from './tmp.js';
 export { startTestDispatcher, queueEvents } from './dispatcher.js';
+export { instanceWebhook } from './fixtures.js';
