@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { DeliveryError } from '../core/types.js';
 import { assertHostAllowed, assertResolvesToPublic, type NetworkAllowList } from './address-guard.js';
 
@@ -32,8 +32,8 @@ export interface SendOptions {
   /** Internal ranges reachable even with private networks off; the agent's lookup uses the same. */
   allowedNetworks?: NetworkAllowList;
   viaProxy: boolean;
-  /** Aborts the request when the process shuts down. */
-  signal?: AbortSignal;
+  /** Holds the exchange until it is settled: the sender's, to cancel them all at shutdown. */
+  inFlight?: Set<Exchange>;
 }
 
 /**
@@ -41,57 +41,152 @@ export interface SendOptions {
  * with a cause a receiver's owner can act on. Redirects are not followed (a redirect could
  * lead past the address guard), so a 3xx is reported like any other non-2xx answer.
  */
-export async function sendRequest(outbound: OutboundRequest, options: SendOptions): Promise<SendOutcome> {
-  const started = performance.now();
-  const elapsed = () => Math.round(performance.now() - started);
-  // One controller and one timer per request: AbortSignal.timeout and AbortSignal.any cost
-  // several times more, and this runs for every delivery.
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DOMException(`no complete answer within ${options.timeoutMs} ms`, 'TimeoutError'));
-  }, options.timeoutMs);
-  const cancel = () => controller.abort(options.signal?.reason);
-  if (options.signal?.aborted) cancel();
-  else options.signal?.addEventListener('abort', cancel, { once: true });
-  try {
-    const url = new URL(outbound.url);
-    if (!options.allowPrivateNetworks) {
-      if (options.viaProxy) await assertResolvesToPublic(url, options.allowedNetworks);
-      else assertHostAllowed(url, options.allowedNetworks);
-    }
-    const response = await request(url, {
-      method: outbound.method as Dispatcher.HttpMethod,
-      headers: outbound.headers,
-      body: outbound.body,
-      dispatcher: options.dispatcher,
-      signal: controller.signal,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
-    const bodyStart = await readBodyStart(response.body);
-    const retryAfter = response.headers['retry-after'];
-    return {
-      kind: 'response',
-      statusCode: response.statusCode,
-      retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-      bodyStart,
-      durationMs: elapsed(),
-    };
-  } catch (error) {
-    const cancelled = options.signal?.aborted === true && !timedOut;
-    return {
-      kind: 'failure',
-      error: cancelled
-        ? { code: 'cancelled', message: 'Herald shut down during the request' }
-        : blameProxy(classifyError(error, options.timeoutMs), options.viaProxy),
-      durationMs: elapsed(),
-    };
-  } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', cancel);
+export function sendRequest(outbound: OutboundRequest, options: SendOptions): Promise<SendOutcome> {
+  return new Promise((resolve) => {
+    const exchange = new Exchange(resolve, options);
+    options.inFlight?.add(exchange);
+    void exchange.start(outbound);
+  });
+}
+
+/** Why a request ended as `cancelled`: not the receiver's doing, so no attempt is counted. */
+export const CANCELLED: DeliveryError = { code: 'cancelled', message: 'Herald shut down during the request' };
+
+function failure(error: DeliveryError, started: number): SendOutcome {
+  return { kind: 'failure', error, durationMs: Math.round(performance.now() - started) };
+}
+
+/**
+ * One request's handler at undici's dispatch level: it keeps the start of the answer's body
+ * as the chunks arrive, with no stream, promise or abort signal per request, which the
+ * request() API adds and which cost more than the rest of a small exchange. The request's
+ * whole time is bounded by one timer; cancel() ends it as `cancelled`. Either settles at once,
+ * and a request still waiting for a connection is aborted as soon as it gets one.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout;
+  private abortRequest: ((reason: Error) => void) | null = null;
+  /** Set when this side ended the exchange (a timeout, a cancel) before undici could be told. */
+  private endedWith: Error | null = null;
+  private settled = false;
+  private statusCode = 0;
+  private retryAfter: string | undefined;
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
+  private readBytes = 0;
+
+  /** The timer runs from here: the address checks count towards the request's time. */
+  constructor(
+    private readonly resolve: (outcome: SendOutcome) => void,
+    private readonly options: SendOptions,
+  ) {
+    this.timer = setTimeout(() => this.end('timeout'), options.timeoutMs);
   }
+
+  async start(outbound: OutboundRequest): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(outbound.url);
+      if (!this.options.allowPrivateNetworks) {
+        if (this.options.viaProxy) await assertResolvesToPublic(url, this.options.allowedNetworks);
+        else assertHostAllowed(url, this.options.allowedNetworks);
+      }
+    } catch (error) {
+      this.onError(error as Error);
+      return;
+    }
+    if (this.settled) return; // timed out or cancelled while the address was checked
+    this.options.dispatcher.dispatch(
+      {
+        origin: url.origin,
+        path: url.search ? `${url.pathname}${url.search}` : url.pathname,
+        method: outbound.method as Dispatcher.HttpMethod,
+        headers: outbound.headers,
+        body: outbound.body,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      },
+      this,
+    );
+  }
+
+  cancel(): void {
+    this.end('cancel');
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    this.abortRequest = abort;
+    if (this.endedWith) abort(this.endedWith);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (statusCode < 200) return true; // an informational answer; the real one follows
+    this.statusCode = statusCode;
+    this.retryAfter = headerValue(rawHeaders, 'retry-after');
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.readBytes += chunk.length;
+    if (this.keptBytes < RESPONSE_BODY_KEPT_BYTES) {
+      const slice = chunk.subarray(0, RESPONSE_BODY_KEPT_BYTES - this.keptBytes);
+      this.kept.push(slice);
+      this.keptBytes += slice.length;
+    }
+    // Enough was read to judge the answer; the rest is not worth the connection's time.
+    if (this.readBytes >= RESPONSE_BODY_READ_LIMIT_BYTES) {
+      this.settleWithResponse();
+      this.abortRequest?.(new Error('the answer is longer than Herald reads'));
+      return false;
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.settleWithResponse();
+  }
+
+  onError(error: Error): void {
+    this.settle(failure(blameProxy(classifyError(error, this.options.timeoutMs), this.options.viaProxy), this.started));
+  }
+
+  private end(by: 'timeout' | 'cancel'): void {
+    if (this.settled) return;
+    const error = by === 'timeout' ? timeoutError(this.options.timeoutMs) : CANCELLED;
+    this.settle(failure(error, this.started));
+    this.endedWith = new Error(error.message);
+    this.abortRequest?.(this.endedWith);
+  }
+
+  private settleWithResponse(): void {
+    this.settle({
+      kind: 'response',
+      statusCode: this.statusCode,
+      retryAfter: this.retryAfter,
+      bodyStart: Buffer.concat(this.kept).toString('utf8'),
+      durationMs: Math.round(performance.now() - this.started),
+    });
+  }
+
+  private settle(outcome: SendOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.options.inFlight?.delete(this);
+    this.resolve(outcome);
+  }
+}
+
+/** A header's first value from undici's raw [name, value, ...] list; names in any case. */
+function headerValue(rawHeaders: Buffer[], name: string): string | undefined {
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const candidate = rawHeaders[index];
+    if (candidate.length === name.length && candidate.toString('latin1').toLowerCase() === name) {
+      return rawHeaders[index + 1].toString('latin1');
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -102,25 +197,6 @@ export async function sendRequest(outbound: OutboundRequest, options: SendOption
 function blameProxy(error: DeliveryError, viaProxy: boolean): DeliveryError {
   if (!viaProxy || error.code !== 'refused') return error;
   return { code: 'proxy', message: 'the proxy refused the connection' };
-}
-
-async function readBodyStart(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  let readBytes = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    readBytes += chunk.length;
-    if (keptBytes < RESPONSE_BODY_KEPT_BYTES) {
-      const slice = chunk.subarray(0, RESPONSE_BODY_KEPT_BYTES - keptBytes);
-      kept.push(slice);
-      keptBytes += slice.length;
-    }
-    if (readBytes >= RESPONSE_BODY_READ_LIMIT_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(kept).toString('utf8');
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
@@ -141,9 +217,7 @@ export function classifyError(error: unknown, timeoutMs: number): DeliveryError 
     const code = current.code ?? '';
     const name = current.name ?? '';
     if (code === 'HERALD_BLOCKED_ADDRESS') return { code: 'blocked_address', message: current.message };
-    if (TIMEOUT_CODES.has(code) || name === 'TimeoutError') {
-      return { code: 'timeout', message: `no complete answer within ${timeoutMs} ms` };
-    }
+    if (TIMEOUT_CODES.has(code) || name === 'TimeoutError') return timeoutError(timeoutMs);
     if (DNS_CODES.has(code)) return { code: 'dns', message: `DNS lookup failed (${code})` };
     if (code === 'ECONNREFUSED') return { code: 'refused', message: 'connection refused' };
     if (isTlsError(code)) return { code: 'tls', message: `TLS failed: ${current.message}` };
@@ -152,6 +226,10 @@ export function classifyError(error: unknown, timeoutMs: number): DeliveryError 
   }
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'connection', message };
+}
+
+function timeoutError(timeoutMs: number): DeliveryError {
+  return { code: 'timeout', message: `no complete answer within ${timeoutMs} ms` };
 }
 
 function isTlsError(code: string): boolean {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AgentPool, type TargetTransport } from './agents.js';
 import { NetworkAllowList } from './address-guard.js';
-import { sendRequest, type OutboundRequest, type SendOutcome } from './send.js';
+import { CANCELLED, sendRequest, type Exchange, type OutboundRequest, type SendOutcome } from './send.js';
 
 const THREAD_YOUNG_GENERATION_MB = 6;
 
@@ -30,7 +30,8 @@ export interface Sender {
 export class LocalSender implements Sender {
   private readonly agents: AgentPool;
   private readonly allowedNetworks: NetworkAllowList;
-  private readonly cancelled = new AbortController();
+  private readonly inFlight = new Set<Exchange>();
+  private cancelled = false;
 
   constructor(private readonly settings: SenderSettings) {
     // One allow-list for the pre-send check and the connect-time lookup, so the two agree.
@@ -43,18 +44,20 @@ export class LocalSender implements Sender {
   }
 
   send(request: OutboundRequest, transport: TargetTransport): Promise<SendOutcome> {
+    if (this.cancelled) return Promise.resolve(cancelledOutcome());
     return sendRequest(request, {
       dispatcher: this.agents.dispatcherFor(transport),
       timeoutMs: this.settings.timeoutMs,
       allowPrivateNetworks: this.settings.allowPrivateNetworks,
       allowedNetworks: this.allowedNetworks,
       viaProxy: transport.proxyUrl !== null,
-      signal: this.cancelled.signal,
+      inFlight: this.inFlight,
     });
   }
 
   cancelAll(): void {
-    this.cancelled.abort();
+    this.cancelled = true;
+    for (const exchange of [...this.inFlight]) exchange.cancel();
   }
 
   close(): Promise<void> {
@@ -122,7 +125,7 @@ export function createSender(settings: SenderSettings, threads: number, onThread
 }
 
 function cancelledOutcome(): SendOutcome {
-  return { kind: 'failure', error: { code: 'cancelled', message: 'Herald shut down during the request' }, durationMs: 0 };
+  return { kind: 'failure', error: CANCELLED, durationMs: 0 };
 }
 
 function threadIndex(key: string, count: number): number {

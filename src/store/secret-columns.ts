@@ -1,5 +1,6 @@
 import { ConfigError } from '../config.js';
 import type { SecretBox } from '../core/secret-box.js';
+import type { WebhookMethod } from '../core/types.js';
 import type { ClaimedDelivery, WebhookPatch } from './types.js';
 import type { Row } from './rows.js';
 
@@ -58,7 +59,47 @@ function isPlain(secrets: SecretBox, value: unknown): boolean {
  * Null when they cannot be decrypted (a damaged row): the delivery is not sent, and its claim
  * lapses so it is tried again later rather than signed with garbage.
  */
-export function claimSecrets(
+/**
+ * The claimed rows as the dispatcher takes them, each with its event's body and its webhook's
+ * target, both read once per claim batch. A row whose webhook was deleted since the claim, or
+ * whose secrets cannot be decrypted (see claimSecrets), is left out.
+ */
+export function hydrateClaims(secrets: SecretBox, claimed: Row[], targets: Row[], bodies: Row[]): ClaimedDelivery[] {
+  const targetById = new Map(targets.map((row) => [row.id as string, toClaimTarget(secrets, row)]));
+  const bodyById = new Map(bodies.map((row) => [row.id as string, row.body as string]));
+  const deliveries: ClaimedDelivery[] = [];
+  for (const row of claimed) {
+    const webhook = targetById.get(row.webhook_id as string);
+    const body = bodyById.get(row.event_id as string);
+    if (!webhook || body === undefined) continue;
+    deliveries.push({
+      id: row.id as string,
+      eventId: row.event_id as string,
+      eventName: row.event_name as string,
+      attemptsMade: row.attempts as number,
+      body,
+      webhook,
+    });
+  }
+  return deliveries;
+}
+
+function toClaimTarget(secrets: SecretBox, row: Row): ClaimedDelivery['webhook'] | null {
+  const plain = claimSecrets(secrets, row);
+  if (!plain) return null;
+  return {
+    ...plain,
+    id: row.id as string,
+    url: row.url as string,
+    method: row.method as WebhookMethod,
+    contentType: row.content_type as string,
+    maxAttempts: row.max_attempts as number,
+    base64CA: row.base64_ca as string | null,
+    proxyUrl: row.proxy_url as string | null,
+  };
+}
+
+function claimSecrets(
   secrets: SecretBox,
   row: Row,
 ): Pick<ClaimedDelivery['webhook'], 'secret' | 'previousSecret'> | null {

@@ -42,8 +42,9 @@ describe('secret box', () => {
     );
   });
 
-  test('a changed byte in the IV, the tag or the ciphertext fails', () => {
+  test('a changed byte in the IV, the tag or the ciphertext fails, also once the unchanged text was decrypted', () => {
     const text = box.encrypt(SECRET);
+    assert.equal(box.decrypt(text), SECRET);
     for (const part of [1, 2, 3]) {
       const parts = text.split('.');
       const bytes = Buffer.from(parts[part], 'base64');
@@ -65,10 +66,12 @@ describe('secret box', () => {
     assert.equal(box.encryptIfPlain(encrypted), encrypted);
   });
 
-  test('the key must be 32 bytes and does not show when the box is logged', () => {
+  test('the key must be 32 bytes, and neither it nor a decrypted secret shows when the box is logged', () => {
     assert.throws(() => new SecretBox(randomBytes(16)), /32 bytes/);
+    assert.equal(box.decrypt(box.encrypt(SECRET)), SECRET);
     const shown = JSON.stringify(box) + inspect(box, { showHidden: true, depth: 5 });
     assert.ok(!shown.includes(key.toString('hex')) && !shown.includes(key.toString('base64')), shown);
+    assert.ok(!shown.includes(SECRET), shown);
     assert.ok(!/\b(\d{1,3}, ){8}/.test(shown), 'no key bytes either');
   });
 });

@@ -20,7 +20,7 @@ import { newSnapshot, type Snapshot } from '../snapshot.js';
 import {
   KEY_CHECK_SETTING,
   assertKeyMatches,
-  claimSecrets,
+  hydrateClaims,
   encryptPlainRows,
   newKeyCheck,
   secretAssignments,
@@ -587,8 +587,7 @@ export class PostgresStore implements Store {
     return claimed;
   }
 
-  /** Adds the event bodies and webhook settings, each read (and its secrets decrypted) once per
-   * claim batch. */
+  /** Adds the event bodies and webhook settings, each read once per claim batch. */
   private async hydrateClaims(claimed: Row[], now: number): Promise<ClaimedDelivery[]> {
     const webhookIds = [...new Set(claimed.map((row) => row.webhook_id as string))];
     const eventIds = [...new Set(claimed.map((row) => row.event_id as string))];
@@ -602,39 +601,7 @@ export class PostgresStore implements Store {
       ),
       this.rows('SELECT id, body FROM events WHERE id = ANY ($1::text[])', [eventIds]),
     ]);
-    const targetById = new Map(targets.map((row) => [row.id as string, this.toTarget(row)]));
-    const bodyById = new Map(bodies.map((row) => [row.id as string, row.body as string]));
-    return claimed.flatMap((row) => {
-      const target = targetById.get(row.webhook_id as string);
-      const body = bodyById.get(row.event_id as string);
-      // Deleted since the claim, or secrets that cannot be decrypted (see claimSecrets).
-      if (!target || body === undefined) return [];
-      return [
-        {
-          id: row.id as string,
-          eventId: row.event_id as string,
-          eventName: row.event_name as string,
-          attemptsMade: row.attempts as number,
-          body,
-          webhook: target,
-        },
-      ];
-    });
-  }
-
-  private toTarget(row: Row): ClaimedDelivery['webhook'] | null {
-    const secrets = claimSecrets(this.options.secrets, row);
-    if (!secrets) return null;
-    return {
-      ...secrets,
-      id: row.id as string,
-      url: row.url as string,
-      method: row.method as WebhookMethod,
-      contentType: row.content_type as string,
-      maxAttempts: row.max_attempts as number,
-      base64CA: row.base64_ca as string | null,
-      proxyUrl: row.proxy_url as string | null,
-    };
+    return hydrateClaims(this.options.secrets, claimed, targets, bodies);
   }
 
   /**

@@ -44,7 +44,7 @@ import { newSnapshot, type Snapshot } from '../snapshot.js';
 import {
   KEY_CHECK_SETTING,
   assertKeyMatches,
-  claimSecrets,
+  hydrateClaims,
   encryptPlainRows,
   newKeyCheck,
   secretAssignments,
@@ -406,44 +406,13 @@ export class SqliteStore implements Store {
   }
 
   /** Adds the event bodies and webhook settings, each read once per claim batch. */
-  private hydrateClaims(rows: Row[], now: number): ClaimedDelivery[] {
-    const webhooks = new Map<string, ClaimedDelivery['webhook'] | null>();
-    const bodies = new Map<string, string>();
-    const claimed: ClaimedDelivery[] = [];
-    for (const row of rows) {
-      const webhookId = row.webhook_id as string;
-      if (!webhooks.has(webhookId)) webhooks.set(webhookId, this.readTarget(webhookId, now));
-      const webhook = webhooks.get(webhookId);
-      const eventId = row.event_id as string;
-      if (!bodies.has(eventId)) bodies.set(eventId, (this.sql.getEventBody.get(eventId) as Row).body as string);
-      if (!webhook) continue;
-      claimed.push({
-        id: row.id as string,
-        eventId,
-        eventName: row.event_name as string,
-        attemptsMade: row.attempts as number,
-        body: bodies.get(eventId) as string,
-        webhook,
-      });
-    }
-    return claimed;
-  }
-
-  /** Null when the webhook is gone, or its secrets cannot be decrypted (see claimSecrets). */
-  private readTarget(webhookId: string, now: number): ClaimedDelivery['webhook'] | null {
-    const row = this.sql.getTarget.get({ id: webhookId, now }) as Row | undefined;
-    const secrets = row && claimSecrets(this.secrets, row);
-    if (!row || !secrets) return null;
-    return {
-      ...secrets,
-      id: webhookId,
-      url: row.url as string,
-      method: row.method as WebhookMethod,
-      contentType: row.content_type as string,
-      maxAttempts: row.max_attempts as number,
-      base64CA: row.base64_ca as string | null,
-      proxyUrl: row.proxy_url as string | null,
-    };
+  private hydrateClaims(claimed: Row[], now: number): ClaimedDelivery[] {
+    if (claimed.length === 0) return [];
+    const webhookIds = [...new Set(claimed.map((row) => row.webhook_id as string))];
+    const eventIds = [...new Set(claimed.map((row) => row.event_id as string))];
+    const targets = this.sql.getTargets.all({ ids: JSON.stringify(webhookIds), now }) as Row[];
+    const bodies = this.sql.getEventBodies.all(JSON.stringify(eventIds)) as Row[];
+    return hydrateClaims(this.secrets, claimed, targets, bodies);
   }
 
   /**
@@ -722,10 +691,10 @@ function prepareStatements(db: Database.Database) {
     nextDuePerWebhook: db.prepare(`${PENDING_WEBHOOKS_DUE.replace('@saturated', '?')}
       SELECT min(at) AS at FROM due`),
     // The previous secret only while its grace period runs at the claim's time.
-    getTarget: db.prepare(`SELECT url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
+    getTargets: db.prepare(`SELECT id, url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
         CASE WHEN previous_secret_expires_at > @now THEN previous_secret END AS previous_secret
-      FROM webhooks WHERE id = @id`),
-    getEventBody: db.prepare('SELECT body FROM events WHERE id = ?'),
+      FROM webhooks WHERE id IN (SELECT value FROM json_each(@ids))`),
+    getEventBodies: db.prepare('SELECT id, body FROM events WHERE id IN (SELECT value FROM json_each(?))'),
     completeAttempt: db.prepare(`UPDATE deliveries SET
         status = @status, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, claimed_by = NULL,
         status_code = @statusCode, error_code = @errorCode, error_message = @errorMessage,
