@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseDuration, parseRetrySchedule } from './core/retry.js';
 import { parseCidr } from './http/address-guard.js';
+import { availableParallelism } from 'node:os';
 import { defaultSendThreads } from './http/sender.js';
 
 /**
@@ -35,6 +36,8 @@ export interface HeraldConfig {
   maxInFlightPerWebhook: number;
   /** Worker threads that send the requests; 0 sends on the main thread (see ThreadSender). */
   sendThreads: number;
+  /** SQLite runs on a thread of its own (see ThreadedSqliteStore); off, on the main thread. */
+  storeThread: boolean;
   /** Unit used when Herald fills in a missing eventTimestamp. */
   eventTimestampUnit: 'ms' | 's';
   logLevel: string;
@@ -103,6 +106,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): HeraldConfig {
       10_000,
     ),
     sendThreads: integer(env, 'HERALD_SEND_THREADS', defaultSendThreads(), 0, 16),
+    // Like a sending thread, worth it only with a core to spare.
+    storeThread: flag(env, 'HERALD_STORE_THREAD', availableParallelism() > 1),
     eventTimestampUnit: oneOf(env, 'HERALD_EVENT_TIMESTAMP_UNIT', ['ms', 's'], DEFAULTS.eventTimestampUnit),
     logLevel: oneOf(
       env,
@@ -167,9 +172,10 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function flag(env: Env, name: string): boolean {
+function flag(env: Env, name: string, fallback = false): boolean {
   const raw = (env[name] ?? '').toLowerCase();
-  if (['', '0', 'false', 'no'].includes(raw)) return false;
+  if (raw === '') return fallback;
+  if (['0', 'false', 'no'].includes(raw)) return false;
   if (['1', 'true', 'yes'].includes(raw)) return true;
   throw new ConfigError(`${name} must be 1 or 0, got "${env[name]}"`);
 }

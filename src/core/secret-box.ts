@@ -27,6 +27,11 @@ export class SecretDecryptionError extends Error {
   override name = 'SecretDecryptionError';
 }
 
+export interface SecretBoxForThread {
+  key: Uint8Array;
+  source: string;
+}
+
 export class SecretBox {
   readonly #key: Buffer;
   readonly #decrypted = new Map<string, string>();
@@ -39,6 +44,18 @@ export class SecretBox {
     if (key.length !== SECRET_KEY_BYTES) throw new Error(`an encryption key must be ${SECRET_KEY_BYTES} bytes`);
     // A private copy: the caller's buffer may be reused or wiped.
     this.#key = Buffer.from(key);
+  }
+
+  /**
+   * What a thread of this process needs to build the same box (structured-cloned by
+   * postMessage, never leaving the process). The store's own thread decrypts what it claims.
+   */
+  forThread(): SecretBoxForThread {
+    return { key: Uint8Array.from(this.#key), source: this.source };
+  }
+
+  static fromThread(shared: SecretBoxForThread): SecretBox {
+    return new SecretBox(Buffer.from(shared.key), shared.source);
   }
 
   /** A fresh random IV every time, so the same secret never encrypts to the same text twice. */

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { threadEntrySource } from '../core/threads.js';
 import { AgentPool, type TargetTransport } from './agents.js';
 import { NetworkAllowList } from './address-guard.js';
 import { CANCELLED, sendRequest, type Exchange, type OutboundRequest, type SendOutcome } from './send.js';
@@ -135,16 +134,6 @@ function threadIndex(key: string, count: number): number {
   return Math.abs(hash) % count;
 }
 
-/** The thread's entry: the compiled .js beside this file, or under tsx the .ts source. */
-function threadEntry(): string {
-  const extension = path.extname(fileURLToPath(import.meta.url));
-  const entry = new URL(`./send-thread${extension}`, import.meta.url).href;
-  if (extension !== '.ts') return `import(${JSON.stringify(entry)})`;
-  // A thread does not inherit the TypeScript loader the process was started with.
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-}
-
 /** One worker thread and the requests waiting on it. */
 class SendingThread {
   private worker: Worker;
@@ -182,7 +171,7 @@ class SendingThread {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(threadEntry(), {
+    const worker = new Worker(threadEntrySource(import.meta.url, 'send-thread'), {
       eval: true,
       workerData: this.settings,
       // A sending thread's objects live for one request: a small young generation collects

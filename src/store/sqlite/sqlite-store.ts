@@ -55,6 +55,9 @@ import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js'
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
+/** The database's file name in the data folder. */
+export const DATABASE_FILE = 'herald.db';
+
 /**
  * The embedded store: one SQLite file in WAL mode, written by one Herald process (a lock file
  * in the data folder enforces it). better-sqlite3 is synchronous; the async methods keep the
@@ -80,16 +83,21 @@ export class SqliteStore implements Store {
    * Opens (creating when needed) `herald.db` in `dataDir`, takes the folder's lock, migrates,
    * and checks that `secrets` holds the key the stored webhook secrets were encrypted with.
    * `shared` is for short commands (tokens, export) beside a running Herald: no lock, and the
-   * claims of the running dispatcher are left alone.
+   * claims of the running dispatcher are left alone. `checkpointsElsewhere`: this connection
+   * never copies the WAL back into the database; a WalCheckpointer does.
    */
-  static async open(dataDir: string, secrets: SecretBox, options: { shared?: boolean } = {}): Promise<SqliteStore> {
+  static async open(
+    dataDir: string,
+    secrets: SecretBox,
+    options: { shared?: boolean; checkpointsElsewhere?: boolean } = {},
+  ): Promise<SqliteStore> {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     if (!options.shared) acquireDataDirLock(dataDir);
     let db: Database.Database | null = null;
     try {
-      db = new Database(path.join(dataDir, 'herald.db'));
+      db = new Database(path.join(dataDir, DATABASE_FILE));
       const store = new SqliteStore(dataDir, db, secrets);
-      store.configure();
+      store.configure(options.checkpointsElsewhere === true);
       await store.migrate();
       store.protectSecrets();
       if (!options.shared) store.releaseAllClaims();
@@ -102,8 +110,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  private configure(): void {
+  private configure(checkpointsElsewhere: boolean): void {
     this.db.pragma('journal_mode = WAL');
+    if (checkpointsElsewhere) this.db.pragma('wal_autocheckpoint = 0');
     // NORMAL in WAL mode keeps every committed transaction across a process crash; only an
     // operating-system crash can lose the last ones.
     this.db.pragma('synchronous = NORMAL');
@@ -416,14 +425,11 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Adds a webhook's newly finished deliveries to its history count, and prunes the history
-   * back to its newest HISTORY_LIMIT finished deliveries once the count passes the margin.
-   * Pending deliveries are never pruned: an accepted event is delivered or given up on first.
-   */
-  /**
    * A webhook's last event, history count and run of failures after a batch of its outcomes:
    * one statement updates the first two and reads the third; the run is written only where it
-   * changed, and the history pruned only once it outgrew the limit and its margin.
+   * changed. The history is pruned back to its newest HISTORY_LIMIT finished deliveries once
+   * the count passes the margin; pending deliveries are never pruned, since an accepted event
+   * is delivered or given up on first.
    */
   private recordWebhookOutcomes(webhookId: string, outcomes: AttemptRecord[], autoDisable?: AutoDisablePolicy): void {
     const last = latestRecord(outcomes);

@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError } from '../../src/config.js';
+import { newId } from '../../src/core/ids.js';
+import { SecretBox } from '../../src/core/secret-box.js';
+import { ThreadedSqliteStore } from '../../src/store/index.js';
+import { instanceWebhook, makeTempDir, removeDir } from '../support/index.js';
+import { storeContract, TEST_SECRETS } from './store-contract.js';
+
+/**
+ * SQLite on a thread of its own (HERALD_STORE_THREAD): the same contract as on the calling
+ * thread, plus what crossing threads adds: errors that keep their kind, the queued notice,
+ * calls after close, and the log copied back into the database file by its own connection.
+ */
+
+const folders: string[] = [];
+const lastFolder = () => folders[folders.length - 1];
+
+function withDatabase<T>(work: (db: Database.Database) => T): T {
+  const db = new Database(path.join(lastFolder(), 'herald.db'));
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+function freshFolder(): string {
+  const dir = makeTempDir('herald-threaded-store-');
+  folders.push(dir);
+  return dir;
+}
+
+storeContract('sqlite on its own thread', {
+  async open() {
+    return ThreadedSqliteStore.open(freshFolder(), TEST_SECRETS);
+  },
+  async reopen(secrets) {
+    return ThreadedSqliteStore.open(lastFolder(), secrets);
+  },
+  async storedSecrets() {
+    return withDatabase((db) =>
+      (db.prepare('SELECT secret, previous_secret FROM webhooks ORDER BY id').all() as Array<Record<string, string | null>>).flatMap(
+        (row) => [row.secret, row.previous_secret],
+      ),
+    );
+  },
+  async writeStoredSecret(webhookId, secret) {
+    withDatabase((db) => db.prepare('UPDATE webhooks SET secret = ? WHERE id = ?').run(secret, webhookId));
+  },
+  async cleanUp() {
+    for (const dir of folders.splice(0)) removeDir(dir);
+  },
+});
+
+function event(eventName = 'project_created') {
+  return { id: newId('evt'), eventName, tenantId: null, projectId: null, body: '{"eventName":"project_created"}' };
+}
+
+test('a failure on the thread comes back as an error with its message and code; the wrong key stays a ConfigError', async () => {
+  const dir = freshFolder();
+  try {
+    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+    const webhook = instanceWebhook({ id: 'wh_twice' });
+    await store.insertWebhook(webhook);
+    await assert.rejects(store.insertWebhook(webhook), (error: Error & { code?: string }) => {
+      assert.match(error.message, /UNIQUE constraint failed/);
+      assert.equal(error.code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
+      return true;
+    });
+    assert.equal((await store.listWebhooks({ limit: 10 })).length, 1, 'the store goes on answering');
+    await store.close();
+    await assert.rejects(ThreadedSqliteStore.open(dir, new SecretBox(Buffer.alloc(32, 1), 'another key')), ConfigError);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a publish on the thread tells the listeners here; calls after close fail at once', async () => {
+  const dir = freshFolder();
+  try {
+    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+    await store.insertWebhook(instanceWebhook({ id: 'wh_listening', events: ['project_created'] }));
+    let told = 0;
+    const heard = new Promise<void>((resolve) =>
+      store.onDeliveriesQueued(() => {
+        told++;
+        resolve();
+      }),
+    );
+    await store.publishEvents({ events: [event()], now: Date.now() });
+    await heard;
+    assert.equal(told, 1);
+    await store.close();
+    await assert.rejects(store.countTokens(), /the store is closed/);
+    await store.close(); // a second close is harmless
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test("the write-ahead log is copied into the database file while the store stays open", async () => {
+  const dir = freshFolder();
+  const copy = path.join(dir, 'copy-of-the-main-file.db');
+  try {
+    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+    await store.insertWebhook(instanceWebhook({ id: 'wh_checkpointed' }));
+    // The main file alone, without its log, holds the webhook only once a checkpoint ran: the
+    // store's own connection never runs one, so this is the checkpointer's work.
+    const deadline = Date.now() + 5_000;
+    let found = false;
+    while (!found && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      fs.copyFileSync(path.join(dir, 'herald.db'), copy);
+      const db = new Database(copy, { readonly: true });
+      try {
+        // Before the first checkpoint the file does not even hold the tables.
+        const tables = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'webhooks'").get();
+        found = tables !== undefined && db.prepare("SELECT 1 FROM webhooks WHERE id = 'wh_checkpointed'").get() !== undefined;
+      } finally {
+        db.close();
+      }
+    }
+    assert.ok(found, 'the main file holds the webhook within 5 s');
+    await store.close();
+  } finally {
+    removeDir(dir);
+  }
+});
