@@ -87,10 +87,12 @@ async function fieldError(page: Page, field: Locator): Promise<string> {
   return text;
 }
 
-/** Opens a Collapse panel unless it is open already. */
+/** Opens a Collapse panel unless it is open already, and waits until it says it is open. */
 async function expandPanel(page: Page, name: string): Promise<void> {
   const header = page.getByRole('button', { name });
-  if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+  const expanded = async () => (await header.getAttribute('aria-expanded')) === 'true';
+  if (!(await expanded())) await header.click();
+  await eventually(async () => assert.ok(await expanded(), `the ${name} panel did not open`));
 }
 
 /** Rows of a table (those with a cell), each as column title → cell text. */
