@@ -17,6 +17,7 @@ import {
   type Row,
 } from '../rows.js';
 import { newSnapshot, type Snapshot } from '../snapshot.js';
+import { PreparedClient } from './prepared-client.js';
 import {
   KEY_CHECK_SETTING,
   assertKeyMatches,
@@ -105,6 +106,7 @@ export class PostgresStore implements Store {
     const newPool = (max: number, settings: string) =>
       new pg.Pool({
         connectionString: options.connectionString,
+        Client: PreparedClient,
         max,
         types,
         // Set in the connection's start-up packet: every query on it sees Herald's schema.
