@@ -68,6 +68,7 @@ export async function startCluster(settings: BenchSettings, options: ClusterOpti
     // The benchmarks end Herald with SIGTERM: in-flight requests to a hung receiver need not wait long.
     HERALD_SHUTDOWN_GRACE_MS: '1000',
     ...(schema ? { HERALD_DATABASE_URL: settings.databaseUrl, HERALD_DATABASE_SCHEMA: schema } : {}),
+    ...settings.heraldEnv,
     ...options.env,
   };
   const started: HeraldProcess[] = [];

@@ -17,6 +17,8 @@ export interface BenchSettings {
   resultsDir: string;
   /** Extra node arguments for the Herald processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them. */
   heraldNodeArgs: string[];
+  /** Herald settings for every Herald process, e.g. "HERALD_STORE_THREAD=0 HERALD_SEND_THREADS=2" to compare. */
+  heraldEnv: Record<string, string>;
   /** The baseline client's pool: connections per origin and requests outstanding at once. */
   rawConnections: number;
   rawConcurrency: number;
@@ -64,6 +66,7 @@ export function loadSettings(env: Env): BenchSettings {
     databaseUrl: env.BENCH_DATABASE_URL || env.HERALD_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
     resultsDir: path.resolve(ROOT, env.BENCH_RESULTS_DIR || 'bench/results'),
     heraldNodeArgs: (env.BENCH_HERALD_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
+    heraldEnv: heraldEnv(env.BENCH_HERALD_ENV ?? ''),
     rawConnections: positiveInteger(env, 'BENCH_RAW_CONNECTIONS', 64),
     rawConcurrency: positiveInteger(env, 'BENCH_RAW_CONCURRENCY', 256),
     maxWaitMs: positiveNumber(env, 'BENCH_MAX_WAIT_SECONDS', 120) * 1000,
@@ -133,4 +136,16 @@ function storeList(env: Env, name: string, fallback: StoreKind[]): StoreKind[] {
     if (entry !== 'sqlite' && entry !== 'postgres') throw new Error(`${name}: "${entry}" is not sqlite or postgres`);
   }
   return entries as StoreKind[];
+}
+
+/** "NAME=value NAME=value", each name a HERALD_ variable. */
+function heraldEnv(text: string): Record<string, string> {
+  const pairs = text.split(/\s+/).filter((pair) => pair !== '');
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const match = /^(HERALD_[A-Z0-9_]+)=(.*)$/.exec(pair);
+      if (!match) throw new Error(`BENCH_HERALD_ENV: "${pair}" is not HERALD_NAME=value`);
+      return [match[1], match[2]];
+    }),
+  );
 }
