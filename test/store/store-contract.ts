@@ -299,6 +299,24 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('round after round of outcomes, the history is pruned each time it outgrows its margin', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      const finished: string[] = [];
+      const stored = async () => (await Promise.all(finished.map((id) => store.getDelivery(target.id, id)))).filter(Boolean).length;
+      const storedAfterEachRound: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        await store.publishEvents({ events: Array.from({ length: 100 }, () => event()), now: NOW });
+        const claimed = await store.claimDueDeliveries(claimRequest({ limit: 1_000 }));
+        await store.recordAttempts('worker-a', claimed.map((item) => delivered(item.id, target.id)));
+        finished.push(...claimed.map((item) => item.id));
+        storedAfterEachRound.push(await stored());
+      }
+      // Past the limit and its margin (300 > 250) the history goes back to the limit, every time.
+      assert.deepEqual(storedAfterEachRound, [100, 200, 200, 200, 200]);
+      await store.close();
+    });
+
     test('an idempotency key replays its first result and refuses another body', async () => {
       await store.insertWebhook(webhook());
       const idempotency = { key: 'tok:k1', fingerprint: 'f1' };

@@ -102,6 +102,37 @@ test('a publish on the thread tells the listeners here; calls after close fail a
   }
 });
 
+test("the dispatcher's calls go ahead of a burst of publishes waiting on the thread", async () => {
+  const dir = freshFolder();
+  try {
+    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+    await store.insertWebhook(instanceWebhook({ id: 'wh_busy', events: ['project_created'] }));
+    await store.publishEvents({ events: [event()], now: Date.now() });
+    const answered: string[] = [];
+    const publishes = Array.from({ length: 10 }, (_, index) =>
+      store
+        .publishEvents({ events: Array.from({ length: 1_000 }, () => event()), now: Date.now() })
+        .then(() => answered.push(`publish ${index}`)),
+    );
+    const claim = store
+      .claimDueDeliveries({
+        workerId: 'w',
+        now: Date.now() + 1,
+        limit: 1,
+        leaseMs: 30_000,
+        inFlightByWebhook: new Map(),
+        maxInFlightPerWebhook: 10,
+      })
+      .then((claimed) => answered.push(`claim ${claimed.length}`));
+    await Promise.all([...publishes, claim]);
+    // Sent last, the claim waited for at most the publish the thread was already running.
+    assert.ok(answered.indexOf('claim 1') <= 1, answered.join(', '));
+    await store.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test("the write-ahead log is copied into the database file while the store stays open", async () => {
   const dir = freshFolder();
   const copy = path.join(dir, 'copy-of-the-main-file.db');

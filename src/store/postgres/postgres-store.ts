@@ -859,16 +859,17 @@ async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]
 async function pruneHistories(client: Queryable, counted: Row[]): Promise<void> {
   for (const row of counted) {
     if ((row.history_count as number) <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) continue;
+    // What was deleted comes off the count: the webhook's row is locked (lockWebhooks), so
+    // nothing else changed its finished deliveries meanwhile, and no recount is needed.
     await client.query(
-      `DELETE FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
-         AND seq < (SELECT seq FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
-                    ORDER BY seq DESC OFFSET $2 - 1 LIMIT 1)`,
+      `WITH pruned AS (
+         DELETE FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
+           AND seq < (SELECT seq FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
+                      ORDER BY seq DESC OFFSET $2 - 1 LIMIT 1)
+         RETURNING 1
+       )
+       UPDATE webhooks SET history_count = history_count - (SELECT count(*) FROM pruned) WHERE id = $1`,
       [row.id, HISTORY_LIMIT],
-    );
-    await client.query(
-      `UPDATE webhooks SET history_count =
-         (SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND status <> 'pending') WHERE id = $1`,
-      [row.id],
     );
   }
 }

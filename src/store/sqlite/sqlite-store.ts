@@ -443,8 +443,9 @@ export class SqliteStore implements Store {
     }) as Row | undefined;
     if (!row) return;
     if ((row.history_count as number) > HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) {
-      this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT });
-      this.sql.resetHistoryCount.run(webhookId);
+      // What was deleted comes off the count: the one writer changed nothing else meanwhile.
+      const pruned = this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT }).changes;
+      this.sql.lowerHistoryCount.run({ webhookId, pruned });
     }
     const before = failureRunOf(row);
     const after = nextFailureRun(before, outcomes, autoDisable);
@@ -650,8 +651,7 @@ function prepareStatements(db: Database.Database) {
     pruneHistory: db.prepare(`DELETE FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
       AND seq < (SELECT seq FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
                  ORDER BY seq DESC LIMIT 1 OFFSET @keep - 1)`),
-    resetHistoryCount: db.prepare(`UPDATE webhooks SET history_count =
-      (SELECT count(*) FROM deliveries WHERE webhook_id = webhooks.id AND status != 'pending') WHERE id = ?`),
+    lowerHistoryCount: db.prepare('UPDATE webhooks SET history_count = history_count - @pruned WHERE id = @webhookId'),
     getIdempotencyKey: db.prepare('SELECT fingerprint, response FROM idempotency_keys WHERE key = ?'),
     insertIdempotencyKey: db.prepare(
       'INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)',

@@ -23,8 +23,44 @@ async function serve(): Promise<void> {
     return;
   }
   store.onDeliveriesQueued(() => answer({ kind: 'queued' }));
-  port.on('message', (call: StoreCall) => void run(store, call));
+  const queue = new CallQueue(store);
+  port.on('message', (call: StoreCall) => queue.add(call));
   answer({ kind: 'opened' });
+}
+
+/** The dispatcher's calls: one claim and one outcome write at a time, each holding slots. */
+const DELIVERY_METHODS = new Set<StoreCall['method']>(['claimDueDeliveries', 'recordAttempts', 'releaseClaims', 'nextDueAt']);
+
+/**
+ * Runs one call per turn of the event loop, the dispatcher's first: a burst of batch publishes
+ * (each a transaction of up to a thousand events) would otherwise hold the claims and outcome
+ * writes behind them, and with them every delivery slot, while the sending thread sits idle.
+ * The dispatcher has at most a claim and a write waiting, so publishes still get every other
+ * turn. Calls of one kind keep their order.
+ */
+class CallQueue {
+  private readonly delivery: StoreCall[] = [];
+  private readonly other: StoreCall[] = [];
+  private scheduled = false;
+
+  constructor(private readonly store: SqliteStore) {}
+
+  add(call: StoreCall): void {
+    (DELIVERY_METHODS.has(call.method) ? this.delivery : this.other).push(call);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After the messages already waiting have been added: they may come first.
+    setImmediate(() => {
+      this.scheduled = false;
+      const call = this.delivery.shift() ?? this.other.shift();
+      if (call) void run(this.store, call);
+      if (this.delivery.length > 0 || this.other.length > 0) this.schedule();
+    });
+  }
 }
 
 async function run(store: SqliteStore, { id, method, args }: StoreCall): Promise<void> {
