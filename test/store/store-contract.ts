@@ -121,14 +121,22 @@ export function storeContract(name: string, harness: StoreHarness): void {
         }
       }
       for (const item of hooks) await store.insertWebhook(item);
-      for (const tenantId of tenants) {
-        for (const projectId of [null, 'p1', 'p2']) {
-          const published = await store.publishEvents({ events: [event('project_created', tenantId, projectId)], now: NOW });
-          assert.equal(published.kind, 'published');
-          const expected = hooks.filter((item) => webhookHearsEvent(item, 'project_created', { tenantId, projectId }));
-          assert.equal(published.kind === 'published' && published.events[0].deliveries, expected.length, `${tenantId}/${projectId}`);
-        }
+      const scopes = tenants.flatMap((tenantId) => [null, 'p1', 'p2'].map((projectId) => ({ tenantId, projectId })));
+      for (const { tenantId, projectId } of scopes) {
+        const published = await store.publishEvents({ events: [event('project_created', tenantId, projectId)], now: NOW });
+        assert.equal(published.kind, 'published');
+        const expected = hooks.filter((item) => webhookHearsEvent(item, 'project_created', { tenantId, projectId }));
+        assert.equal(published.kind === 'published' && published.events[0].deliveries, expected.length, `${tenantId}/${projectId}`);
       }
+      // The same in one batch, each scope twice and in turn, beside an event no webhook hears.
+      const batch = [...scopes, ...scopes].map(({ tenantId, projectId }) => event('project_created', tenantId, projectId));
+      batch.splice(3, 0, event('tag_created', 't1', 'p1'));
+      const published = await store.publishEvents({ events: batch, now: NOW });
+      assert.equal(published.kind, 'published');
+      const expected = batch.map((item) =>
+        hooks.filter((hook) => webhookHearsEvent(hook, item.eventName, { tenantId: item.tenantId, projectId: item.projectId })).length,
+      );
+      assert.deepEqual(published.kind === 'published' && published.events.map((item) => item.deliveries), expected);
       await store.close();
     });
 

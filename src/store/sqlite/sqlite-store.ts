@@ -299,7 +299,9 @@ export class SqliteStore implements Store {
           return { kind: 'replayed', events: JSON.parse(previous.response as string) as PublishedEvent[] };
         }
       }
-      const events = request.events.map((event) => this.insertEventWithDeliveries(event, request.now));
+      // A batch's events mostly share a few (name, tenant, project) scopes: each is looked up once.
+      const subscribersByScope = new Map<string, Array<{ id: string }>>();
+      const events = request.events.map((event) => this.insertEventWithDeliveries(event, request.now, subscribersByScope));
       if (request.idempotency) {
         this.sql.insertIdempotencyKey.run(
           request.idempotency.key,
@@ -316,14 +318,23 @@ export class SqliteStore implements Store {
     return outcome;
   }
 
-  private insertEventWithDeliveries(event: PublishRequest['events'][number], now: number): PublishedEvent {
+  private insertEventWithDeliveries(
+    event: PublishRequest['events'][number],
+    now: number,
+    subscribersByScope: Map<string, Array<{ id: string }>>,
+  ): PublishedEvent {
     const sql = this.sql;
     sql.insertEvent.run(event.id, event.eventName, event.body, event.tenantId, event.projectId, now);
-    const subscribers = sql.findSubscribers.all({
-      eventName: event.eventName,
-      tenantId: event.tenantId,
-      projectId: event.projectId,
-    }) as Array<{ id: string }>;
+    const scope = JSON.stringify([event.eventName, event.tenantId, event.projectId]);
+    let subscribers = subscribersByScope.get(scope);
+    if (!subscribers) {
+      subscribers = sql.findSubscribers.all({
+        eventName: event.eventName,
+        tenantId: event.tenantId,
+        projectId: event.projectId,
+      }) as Array<{ id: string }>;
+      subscribersByScope.set(scope, subscribers);
+    }
     for (const { id: webhookId } of subscribers) {
       sql.insertDelivery.run(newId('dlv'), webhookId, event.id, event.eventName, now, now);
     }
