@@ -118,10 +118,10 @@ describe('sending threads', () => {
     }
   });
 
-  test('Herald delivers with sending threads and without', async () => {
-    for (const sendThreads of [0, 2]) {
+  test('Herald delivers with its threads and without: sending threads, and SQLite on its own', async () => {
+    for (const threads of [{ sendThreads: 0, storeThread: false }, { sendThreads: 2, storeThread: true }]) {
       const receiver = await startReceiver();
-      const herald = await startTestHerald({ sendThreads });
+      const herald = await startTestHerald(threads);
       try {
         const created = await herald.post('/api/webhooks', { url: `${receiver.url}/hook`, events: ['project_created'] });
         assert.equal(created.status, 201);

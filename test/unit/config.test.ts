@@ -16,6 +16,7 @@ describe('configuration', () => {
     assert.equal(config.deliveryTimeoutMs, 10_000);
     assert.equal(config.eventTimestampUnit, 'ms');
     assert.equal(config.sendThreads, availableParallelism() > 1 ? 1 : 0);
+    assert.equal(config.storeThread, availableParallelism() > 1);
   });
 
   test('reads every documented variable', () => {
@@ -28,6 +29,7 @@ describe('configuration', () => {
       HERALD_DELIVERY_TIMEOUT_MS: '2500',
       HERALD_EVENT_TIMESTAMP_UNIT: 's',
       HERALD_SEND_THREADS: '3',
+      HERALD_STORE_THREAD: '0',
     });
     assert.equal(config.port, 9000);
     assert.equal(config.dataDir, '/var/lib/herald');
@@ -37,6 +39,8 @@ describe('configuration', () => {
     assert.equal(config.deliveryTimeoutMs, 2_500);
     assert.equal(config.eventTimestampUnit, 's');
     assert.equal(config.sendThreads, 3);
+    assert.equal(config.storeThread, false);
+    assert.equal(loadConfig({ HERALD_STORE_THREAD: '1' }).storeThread, true);
   });
 
   test('bad values fail at start-up, naming the variable', () => {
