@@ -8,6 +8,7 @@ import { newId } from '../../src/core/ids.js';
 import { SecretBox } from '../../src/core/secret-box.js';
 import { ThreadedSqliteStore } from '../../src/store/index.js';
 import { instanceWebhook, makeTempDir, removeDir } from '../support/index.js';
+import { sqliteHarness } from './sqlite-harness.js';
 import { storeContract, TEST_SECRETS } from './store-contract.js';
 
 /**
@@ -16,54 +17,27 @@ import { storeContract, TEST_SECRETS } from './store-contract.js';
  * calls after close, and the log copied back into the database file by its own connection.
  */
 
-const folders: string[] = [];
-const lastFolder = () => folders[folders.length - 1];
+storeContract(
+  'sqlite on its own thread',
+  sqliteHarness((dataDir, secrets) => ThreadedSqliteStore.open(dataDir, secrets), TEST_SECRETS),
+);
 
-function withDatabase<T>(work: (db: Database.Database) => T): T {
-  const db = new Database(path.join(lastFolder(), 'herald.db'));
+/** Runs `work` on a threaded store in a fresh folder, removed afterwards. */
+async function withThreadedStore(work: (store: ThreadedSqliteStore, dir: string) => Promise<void>): Promise<void> {
+  const dir = makeTempDir('herald-threaded-store-');
   try {
-    return work(db);
+    await work(await ThreadedSqliteStore.open(dir, TEST_SECRETS), dir);
   } finally {
-    db.close();
+    removeDir(dir);
   }
 }
-
-function freshFolder(): string {
-  const dir = makeTempDir('herald-threaded-store-');
-  folders.push(dir);
-  return dir;
-}
-
-storeContract('sqlite on its own thread', {
-  async open() {
-    return ThreadedSqliteStore.open(freshFolder(), TEST_SECRETS);
-  },
-  async reopen(secrets) {
-    return ThreadedSqliteStore.open(lastFolder(), secrets);
-  },
-  async storedSecrets() {
-    return withDatabase((db) =>
-      (db.prepare('SELECT secret, previous_secret FROM webhooks ORDER BY id').all() as Array<Record<string, string | null>>).flatMap(
-        (row) => [row.secret, row.previous_secret],
-      ),
-    );
-  },
-  async writeStoredSecret(webhookId, secret) {
-    withDatabase((db) => db.prepare('UPDATE webhooks SET secret = ? WHERE id = ?').run(secret, webhookId));
-  },
-  async cleanUp() {
-    for (const dir of folders.splice(0)) removeDir(dir);
-  },
-});
 
 function event(eventName = 'project_created') {
   return { id: newId('evt'), eventName, tenantId: null, projectId: null, body: '{"eventName":"project_created"}' };
 }
 
 test('a failure on the thread comes back as an error with its message and code; the wrong key stays a ConfigError', async () => {
-  const dir = freshFolder();
-  try {
-    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+  await withThreadedStore(async (store, dir) => {
     const webhook = instanceWebhook({ id: 'wh_twice' });
     await store.insertWebhook(webhook);
     await assert.rejects(store.insertWebhook(webhook), (error: Error & { code?: string }) => {
@@ -74,15 +48,11 @@ test('a failure on the thread comes back as an error with its message and code; 
     assert.equal((await store.listWebhooks({ limit: 10 })).length, 1, 'the store goes on answering');
     await store.close();
     await assert.rejects(ThreadedSqliteStore.open(dir, new SecretBox(Buffer.alloc(32, 1), 'another key')), ConfigError);
-  } finally {
-    removeDir(dir);
-  }
+  });
 });
 
 test('a publish on the thread tells the listeners here; calls after close fail at once', async () => {
-  const dir = freshFolder();
-  try {
-    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+  await withThreadedStore(async (store) => {
     await store.insertWebhook(instanceWebhook({ id: 'wh_listening', events: ['project_created'] }));
     let told = 0;
     const heard = new Promise<void>((resolve) =>
@@ -97,15 +67,11 @@ test('a publish on the thread tells the listeners here; calls after close fail a
     await store.close();
     await assert.rejects(store.countTokens(), /the store is closed/);
     await store.close(); // a second close is harmless
-  } finally {
-    removeDir(dir);
-  }
+  });
 });
 
 test("the dispatcher's calls go ahead of a burst of publishes waiting on the thread", async () => {
-  const dir = freshFolder();
-  try {
-    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+  await withThreadedStore(async (store) => {
     await store.insertWebhook(instanceWebhook({ id: 'wh_busy', events: ['project_created'] }));
     await store.publishEvents({ events: [event()], now: Date.now() });
     const answered: string[] = [];
@@ -130,15 +96,11 @@ test("the dispatcher's calls go ahead of a burst of publishes waiting on the thr
     // would be answered last): only those the thread took on before it arrived come first.
     assert.ok(answered.indexOf('claim 1') <= 30, answered.join(', '));
     await store.close();
-  } finally {
-    removeDir(dir);
-  }
+  });
 });
 
 test('publishes sent together are kept or refused each on its own', async () => {
-  const dir = freshFolder();
-  try {
-    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+  await withThreadedStore(async (store) => {
     await store.insertWebhook(instanceWebhook({ id: 'wh_together', events: ['project_created'] }));
     const taken = event();
     await store.publishEvents({ events: [taken], now: Date.now() });
@@ -159,16 +121,12 @@ test('publishes sent together are kept or refused each on its own', async () => 
     });
     assert.equal(claimed.length, 4, 'the first event and the three of the two kept publishes');
     await store.close();
-  } finally {
-    removeDir(dir);
-  }
+  });
 });
 
 test("the write-ahead log is copied into the database file while the store stays open", async () => {
-  const dir = freshFolder();
-  const copy = path.join(dir, 'copy-of-the-main-file.db');
-  try {
-    const store = await ThreadedSqliteStore.open(dir, TEST_SECRETS);
+  await withThreadedStore(async (store, dir) => {
+    const copy = path.join(dir, 'copy-of-the-main-file.db');
     await store.insertWebhook(instanceWebhook({ id: 'wh_checkpointed' }));
     // The main file alone, without its log, holds the webhook only once a checkpoint ran: the
     // store's own connection never runs one, so this is the checkpointer's work.
@@ -188,7 +146,5 @@ test("the write-ahead log is copied into the database file while the store stays
     }
     assert.ok(found, 'the main file holds the webhook within 5 s');
     await store.close();
-  } finally {
-    removeDir(dir);
-  }
+  });
 });
