@@ -64,8 +64,9 @@ interface Waiting {
  * The SQLite store run on a thread of its own. better-sqlite3 does its work on the thread that
  * calls it, and under load that work (B-tree writes, commits, claims) is half of what the main
  * thread does; on its own thread it overlaps with the API, the dispatcher and the signing.
- * Every call is a message with structured-cloned arguments and result, answered in the order
- * sent; the store's "deliveries queued" notice comes back as a message too.
+ * Every call is a message with structured-cloned arguments and result, answered once its
+ * transaction is committed (the dispatcher's calls go first; see store-thread.ts); the store's
+ * "deliveries queued" notice comes back as a message too.
  */
 export class ThreadedSqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -74,6 +75,7 @@ export class ThreadedSqliteStore implements Store {
   private nextId = 1;
   /** Why calls fail from now on: the store was closed, or its thread ended. */
   private ended: Error | null = null;
+  private closing: Promise<void> | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -137,10 +139,16 @@ export class ThreadedSqliteStore implements Store {
     this.waiting.clear();
   }
 
-  async close(): Promise<void> {
-    if (this.ended) return;
+  /** Closes once; a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     // First, so the store's connection is the last one and its close checkpoints everything.
     await this.checkpointer.stop();
+    if (this.ended) return; // the thread is gone already
     try {
       await this.call('close');
     } finally {
