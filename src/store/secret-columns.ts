@@ -55,11 +55,6 @@ function isPlain(secrets: SecretBox, value: unknown): boolean {
 }
 
 /**
- * The secrets of a claim's webhook row (`previous_secret` already null once its grace ended).
- * Null when they cannot be decrypted (a damaged row): the delivery is not sent, and its claim
- * lapses so it is tried again later rather than signed with garbage.
- */
-/**
  * The claimed rows as the dispatcher takes them, each with its event's body and its webhook's
  * target, both read once per claim batch. A row whose webhook was deleted since the claim, or
  * whose secrets cannot be decrypted (see claimSecrets), is left out.
@@ -99,6 +94,11 @@ function toClaimTarget(secrets: SecretBox, row: Row): ClaimedDelivery['webhook']
   };
 }
 
+/**
+ * The secrets of a claim's webhook row (`previous_secret` already null once its grace ended).
+ * Null when they cannot be decrypted (a damaged row): the delivery is not sent, and its claim
+ * lapses so it is tried again later rather than signed with garbage.
+ */
 function claimSecrets(
   secrets: SecretBox,
   row: Row,

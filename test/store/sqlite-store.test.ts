@@ -14,7 +14,6 @@ test('plain secrets of older rows leave no trace in the files once encrypted', a
   const dir = makeTempDir('herald-store-');
   try {
     const store = await SqliteStore.open(dir, TEST_SECRETS);
-    const now = Date.now();
     await store.insertWebhook(instanceWebhook({ id: 'wh_legacy', secret: 'replaced-by-the-legacy-text' }));
     await store.close();
     const legacy = 'legacy-plain-secret-5f0e2c';

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId, newIdStem } from '../../core/ids.js';
 import type { SecretBox } from '../../core/secret-box.js';
-import type { WebhookMethod, WebhookWithSecret } from '../../core/types.js';
+import type { WebhookWithSecret } from '../../core/types.js';
 import {
   PATCHABLE_COLUMNS,
   groupByWebhook,

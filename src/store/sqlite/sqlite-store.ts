@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId } from '../../core/ids.js';
 import type { SecretBox } from '../../core/secret-box.js';
-import type { DeliveryStatus, WebhookMethod, WebhookWithSecret } from '../../core/types.js';
+import type { DeliveryStatus, WebhookWithSecret } from '../../core/types.js';
 import {
   HISTORY_LIMIT,
   type AttemptRecord,

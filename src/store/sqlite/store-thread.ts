@@ -1,6 +1,6 @@
 /**
  * The store's thread (see ThreadedSqliteStore): opens the SQLite store, then runs each call it
- * is sent and answers it, in the order the calls came.
+ * is sent and answers it, the dispatcher's calls first (see CallQueue).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SecretBox } from '../../core/secret-box.js';
