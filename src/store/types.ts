@@ -259,7 +259,8 @@ export interface Store {
   releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void>;
   /** When the next pending delivery falls due, or null when none is pending. Deliveries of
    * inactive webhooks wait (claims skip them too) until the webhook is active again. Deliveries of
-   * the webhooks in `skipWebhookIds` (those this worker has no free slot for) are left out. */
+   * the webhooks in `skipWebhookIds` (those this worker has no free slot for) are left out, and
+   * so are claimed ones, even when the claim has lapsed: the next claim takes those. */
   nextDueAt(skipWebhookIds?: readonly string[]): Promise<number | null>;
   /** For the metrics: pending deliveries, the earliest due time among those due at `now`
    * (null when none is due), and how many webhooks are inactive. */

@@ -556,7 +556,7 @@ export class PostgresStore implements Store {
   /** Oldest due webhook first, each up to its free slots (see claim-plan.ts). */
   private async claimPerWebhook(request: ClaimRequest, plan: SlotPlan, limit: number): Promise<Row[]> {
     const claimed = await this.rows(
-      `${PENDING_WEBHOOKS_DUE},
+      `${pendingWebhooksDue(DUE_OR_LAPSED)},
        ready AS (
          SELECT webhook_id, at, count(*) OVER () AS ready_count FROM due WHERE at <= $2 ORDER BY at LIMIT $3
        ),
@@ -639,7 +639,7 @@ export class PostgresStore implements Store {
       const head = await this.rows(
         `SELECT d.webhook_id, d.next_attempt_at AS at, w.active FROM deliveries d
          JOIN webhooks w ON w.id = d.webhook_id
-         WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT $1`,
+         WHERE d.status = 'pending' AND ${NOT_CLAIMED} ORDER BY d.next_attempt_at LIMIT $1`,
         [NEXT_DUE_WINDOW],
         this.deliveryPool,
       );
@@ -648,7 +648,11 @@ export class PostgresStore implements Store {
       if (head.length < NEXT_DUE_WINDOW) return null;
     }
     // The window holds only held-back work, or few webhooks have any: look per webhook.
-    const [row] = await this.rows(`${PENDING_WEBHOOKS_DUE} SELECT min(at) AS at FROM due`, [skipWebhookIds], this.deliveryPool);
+    const [row] = await this.rows(
+      `${pendingWebhooksDue(NOT_CLAIMED)} SELECT min(at) AS at FROM due`,
+      [skipWebhookIds],
+      this.deliveryPool,
+    );
     return (row.at as number | null) ?? null;
   }
 
@@ -736,12 +740,19 @@ const CLAIMED_COLUMNS = 'd.id, d.webhook_id, d.event_id, d.event_name, d.attempt
 /** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */
 const NEXT_DUE_WINDOW = 32;
 
+/** Every pending row: a claimed one is due when its lease lapses (its next_attempt_at). */
+const DUE_OR_LAPSED = 'true';
+/** Not claimed: nextDueAt has no clock, and a claim that lapses is found by the dispatcher's
+ * next claim, which it makes at least once a second. */
+const NOT_CLAIMED = 'd.claimed_by IS NULL';
+
 /**
  * `due`: each active webhook with pending deliveries, outside $1 (text[]), with its earliest
- * next_attempt_at. The webhooks are found by skipping through the pending-by-webhook index,
- * one probe per webhook, however long each one's backlog is.
+ * next_attempt_at among the rows `unclaimed` lets through. The webhooks are found by skipping
+ * through the pending-by-webhook index, one probe per webhook, however long each one's backlog
+ * is. A claim moves next_attempt_at to its lease's end, so claimed rows come last.
  */
-const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending AS (
+const pendingWebhooksDue = (unclaimed: string) => `WITH RECURSIVE pending AS (
     (SELECT webhook_id FROM deliveries WHERE status = 'pending' ORDER BY webhook_id LIMIT 1)
     UNION ALL
     SELECT (SELECT d.webhook_id FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id > p.webhook_id
@@ -750,7 +761,8 @@ const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending AS (
   ),
   due AS (
     SELECT p.webhook_id,
-      (SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id = p.webhook_id) AS at
+      (SELECT d.next_attempt_at FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id = p.webhook_id
+        AND ${unclaimed} ORDER BY d.next_attempt_at LIMIT 1) AS at
     FROM pending p JOIN webhooks w ON w.id = p.webhook_id AND w.active
     WHERE NOT (p.webhook_id = ANY ($1::text[]))
   )`;

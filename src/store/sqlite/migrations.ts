@@ -143,4 +143,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   UPDATE webhooks SET history_count =
     (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status <> 'pending');
   `,
+  // A claim is its own column: claiming writes lease_until beside next_attempt_at instead of
+  // moving next_attempt_at to the lease's end, so the row keeps its place in the pending-by-
+  // webhook index (one entry per webhook, spread over the file) and only its due-index entry,
+  // next to the other claims of the batch, is rewritten. Claimed rows stay in the due index,
+  // skipped by their lease without reading the row.
+  `
+  ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;
+  DROP INDEX deliveries_due;
+  CREATE INDEX deliveries_due ON deliveries (next_attempt_at, lease_until) WHERE status = 'pending';
+  `,
 ];

@@ -167,10 +167,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Only this process uses the file (the lock says so), so every claim left is a dead run's. */
+  /** Only this process uses the file (the lock says so), so every claim left is a dead run's.
+   * (A claim made before lease_until existed moved next_attempt_at to its lease's end.) */
   private releaseAllClaims(): void {
     this.db
-      .prepare(`UPDATE deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE claimed_by IS NOT NULL`)
+      .prepare(`UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, next_attempt_at = min(next_attempt_at, ?)
+        WHERE claimed_by IS NOT NULL`)
       .run(Date.now());
   }
 
@@ -515,12 +517,12 @@ export class SqliteStore implements Store {
       if (head.length < NEXT_DUE_WINDOW) return null;
     }
     // The window holds only held-back work, or few webhooks have any: look per webhook.
-    const row = this.sql.nextDuePerWebhook.get(JSON.stringify(skipWebhookIds)) as { at: number | null };
+    const row = this.sql.nextDuePerWebhook.get({ saturated: JSON.stringify(skipWebhookIds) }) as { at: number | null };
     return row.at;
   }
 
   async queueStats(now: number): Promise<QueueStats> {
-    const row = this.sql.queueStats.get(now) as { pending: number; oldestDueAt: number | null; disabledWebhooks: number };
+    const row = this.sql.queueStats.get({ now }) as { pending: number; oldestDueAt: number | null; disabledWebhooks: number };
     return { pending: row.pending, oldestDueAt: row.oldestDueAt ?? null, disabledWebhooks: row.disabledWebhooks };
   }
 
@@ -602,12 +604,20 @@ const CLAIMED_COLUMNS = 'id, webhook_id, event_id, event_name, attempts';
 /** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */
 const NEXT_DUE_WINDOW = 32;
 
+/** Not held by a live claim, at @now: claimed rows stay pending, with the claim's end beside
+ * their due time (and in the due index, so the test needs no read of the row there). */
+const UNCLAIMED = '(d.lease_until IS NULL OR d.lease_until <= @now)';
+/** Not claimed at all: nextDueAt has no clock, and a claim that lapses is found by the
+ * dispatcher's next claim, which it makes at least once a second. */
+const NOT_CLAIMED = 'd.lease_until IS NULL';
+
 /**
  * `due`: each active webhook with pending deliveries, outside @saturated, with its earliest
- * next_attempt_at. The webhooks are found by skipping through the pending-by-webhook index,
- * one probe per webhook, however long each one's backlog is.
+ * next_attempt_at among the rows `unclaimed` lets through. The webhooks are found by skipping
+ * through the pending-by-webhook index, one probe per webhook, however long each one's backlog
+ * is; within a webhook the look passes over its claimed rows only.
  */
-const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending(webhook_id) AS (
+const pendingWebhooksDue = (unclaimed: string) => `WITH RECURSIVE pending(webhook_id) AS (
     SELECT min(webhook_id) FROM deliveries WHERE status = 'pending'
     UNION ALL
     SELECT (SELECT min(d.webhook_id) FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id > p.webhook_id)
@@ -615,7 +625,9 @@ const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending(webhook_id) AS (
   ),
   due AS (
     SELECT p.webhook_id,
-      (SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id = p.webhook_id) AS at
+      -- In index order, stopping at the first row no claim holds (min() would read them all).
+      (SELECT d.next_attempt_at FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id = p.webhook_id
+        AND ${unclaimed} ORDER BY d.next_attempt_at LIMIT 1) AS at
     FROM pending p JOIN webhooks w ON w.id = p.webhook_id AND w.active = 1
     WHERE p.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
   )`;
@@ -669,12 +681,12 @@ function prepareStatements(db: Database.Database) {
     ),
     // Claims among the oldest due deliveries (a bounded window), leaving out inactive webhooks
     // and those this worker saturates, and taking no more per webhook than its free slots. A
-    // claim pushes next_attempt_at to the end of the lease, so a claim whose worker died falls
-    // due again by itself.
+    // claim holds its delivery until lease_until, so a claim whose worker died falls due again
+    // by itself.
     claimHead: db.prepare(`
       WITH head AS (
-        SELECT seq, webhook_id, next_attempt_at FROM deliveries
-        WHERE status = 'pending' AND next_attempt_at <= @now
+        SELECT seq, webhook_id, next_attempt_at FROM deliveries d
+        WHERE status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED}
         ORDER BY next_attempt_at LIMIT @window
       ),
       ranked AS (
@@ -690,30 +702,30 @@ function prepareStatements(db: Database.Database) {
         WHERE ranked.rank <= @cap - coalesce(busy.taken, 0)
         LIMIT @limit
       )
-      UPDATE deliveries SET claimed_by = @workerId, next_attempt_at = @leaseUntil
+      UPDATE deliveries SET claimed_by = @workerId, lease_until = @leaseUntil
       WHERE seq IN (SELECT seq FROM chosen)
       RETURNING ${CLAIMED_COLUMNS}`),
     countDue: db.prepare(`SELECT count(*) AS n FROM (
-        SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= @now LIMIT @window + 1)`),
-    readyWebhooks: db.prepare(`${PENDING_WEBHOOKS_DUE}
+        SELECT 1 FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED} LIMIT @window + 1)`),
+    readyWebhooks: db.prepare(`${pendingWebhooksDue(UNCLAIMED)}
       SELECT webhook_id FROM due WHERE at <= @now ORDER BY at`),
-    claimOfWebhook: db.prepare(`UPDATE deliveries SET claimed_by = @workerId, next_attempt_at = @leaseUntil
-      WHERE seq IN (SELECT seq FROM deliveries
-        WHERE webhook_id = @webhookId AND status = 'pending' AND next_attempt_at <= @now
+    claimOfWebhook: db.prepare(`UPDATE deliveries SET claimed_by = @workerId, lease_until = @leaseUntil
+      WHERE seq IN (SELECT seq FROM deliveries d
+        WHERE webhook_id = @webhookId AND status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED}
         ORDER BY next_attempt_at, seq LIMIT @limit)
       RETURNING ${CLAIMED_COLUMNS}`),
     headDue: db.prepare(`SELECT d.webhook_id, d.next_attempt_at AS at, w.active FROM deliveries d
       JOIN webhooks w ON w.id = d.webhook_id
-      WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT ?`),
-    nextDuePerWebhook: db.prepare(`${PENDING_WEBHOOKS_DUE.replace('@saturated', '?')}
-      SELECT min(at) AS at FROM due`),
+      WHERE d.status = 'pending' AND ${NOT_CLAIMED}
+      ORDER BY d.next_attempt_at LIMIT ?`),
+    nextDuePerWebhook: db.prepare(`${pendingWebhooksDue(NOT_CLAIMED)} SELECT min(at) AS at FROM due`),
     // The previous secret only while its grace period runs at the claim's time.
     getTargets: db.prepare(`SELECT id, url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
         CASE WHEN previous_secret_expires_at > @now THEN previous_secret END AS previous_secret
       FROM webhooks WHERE id IN (SELECT value FROM json_each(@ids))`),
     getEventBodies: db.prepare('SELECT id, body FROM events WHERE id IN (SELECT value FROM json_each(?))'),
     completeAttempt: db.prepare(`UPDATE deliveries SET
-        status = @status, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, claimed_by = NULL,
+        status = @status, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, claimed_by = NULL, lease_until = NULL,
         status_code = @statusCode, error_code = @errorCode, error_message = @errorMessage,
         duration_ms = @durationMs, dispatched_at = @dispatchedAt, request_headers = @requestHeaders,
         response_body = @responseBody
@@ -734,12 +746,14 @@ function prepareStatements(db: Database.Database) {
       WHERE id = @webhookId
       RETURNING history_count, active, failing_since, consecutive_failures, disabled_reason, disabled_at`),
     releaseClaim: db.prepare(
-      `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+      `UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, next_attempt_at = ?
+        WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
     ),
     ping: db.prepare('SELECT 1'),
     queueStats: db.prepare(`SELECT
         (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
-        (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?) AS oldestDueAt,
+        (SELECT min(next_attempt_at) FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED})
+          AS oldestDueAt,
         (SELECT count(*) FROM webhooks WHERE active = 0) AS disabledWebhooks`),
     getDelivery: db.prepare(`SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id
       WHERE d.id = ? AND d.webhook_id = ?`),
