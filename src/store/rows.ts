@@ -1,6 +1,6 @@
 import type { DeliveryError, DeliveryStatus, Webhook, WebhookMethod } from '../core/types.js';
 import type { EventTypeDefinition } from '../core/catalog.js';
-import type { AttemptRecord, DeliveryDetail, DeliverySummary, StoredWebhook, TokenRecord, WebhookPatch } from './types.js';
+import type { AttemptRecord, AttemptSummary, DeliveryDetail, DeliverySummary, StoredWebhook, TokenRecord, WebhookPatch } from './types.js';
 
 /** Both stores use the same column names; these turn a row of either into domain objects. */
 export type Row = Record<string, unknown>;
@@ -120,19 +120,35 @@ export function toEventType(row: Row): EventTypeDefinition {
 }
 
 /** A delivery row joined with its event's body, and its attempt rows. */
+/**
+ * `attempts`: the delivery's rows of the attempts table, oldest first. That table keeps only the
+ * attempts a retry followed; the last attempt of a finished delivery is its own row's columns,
+ * written once (most deliveries succeed at once and never get an attempts row).
+ */
 export function toDeliveryDetail(row: Row, attempts: Row[]): DeliveryDetail {
+  const attemptLog: AttemptSummary[] = attempts.map((attempt) => ({
+    attempt: attempt.attempt_number as number,
+    startedAt: attempt.started_at as number,
+    durationMs: attempt.duration_ms as number,
+    statusCode: attempt.status_code as number | null,
+    error: toDeliveryError(attempt),
+  }));
+  const made = row.attempts as number;
+  if (made > attemptLog.length && row.dispatched_at !== null) {
+    attemptLog.push({
+      attempt: made,
+      startedAt: row.dispatched_at as number,
+      durationMs: row.duration_ms as number,
+      statusCode: row.status_code as number | null,
+      error: toDeliveryError(row),
+    });
+  }
   return {
     ...toDeliverySummary(row),
     requestBody: row.body as string,
     requestHeaders: row.request_headers ? (JSON.parse(row.request_headers as string) as Record<string, string>) : null,
     responseBody: row.response_body as string | null,
-    attemptLog: attempts.map((attempt) => ({
-      attempt: attempt.attempt_number as number,
-      startedAt: attempt.started_at as number,
-      durationMs: attempt.duration_ms as number,
-      statusCode: attempt.status_code as number | null,
-      error: toDeliveryError(attempt),
-    })),
+    attemptLog,
   };
 }
 

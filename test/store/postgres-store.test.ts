@@ -38,6 +38,10 @@ storeContract('postgres', {
   async writeStoredSecret(webhookId, secret) {
     await query('UPDATE webhooks SET secret = $1 WHERE id = $2', [secret, webhookId]);
   },
+  async attemptRows() {
+    const [row] = await query(`SELECT count(*) AS n FROM "${lastSchema()}".attempts`);
+    return Number(row.n);
+  },
   async cleanUp() {
     await dropSchemas(schemas.splice(0));
   },

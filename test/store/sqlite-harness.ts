@@ -39,6 +39,9 @@ export function sqliteHarness(open: (dataDir: string, secrets: SecretBox) => Pro
     async writeStoredSecret(webhookId, secret) {
       withDatabase((db) => db.prepare('UPDATE webhooks SET secret = ? WHERE id = ?').run(secret, webhookId));
     },
+    async attemptRows() {
+      return withDatabase((db) => (db.prepare('SELECT count(*) AS n FROM attempts').get() as { n: number }).n);
+    },
     async cleanUp() {
       for (const dir of folders.splice(0)) removeDir(dir);
     },

@@ -15,6 +15,8 @@ export interface StoreHarness {
   storedSecrets(): Promise<Array<string | null>>;
   /** Writes a webhook's secret column as is, the way Herald did before it encrypted them. */
   writeStoredSecret(webhookId: string, secret: string): Promise<void>;
+  /** Rows in the last database's attempts table. */
+  attemptRows(): Promise<number>;
   cleanUp(): Promise<void>;
 }
 
@@ -204,6 +206,31 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const detail = await store.getDelivery(target.id, retrying.id);
       assert.equal(detail?.attemptLog.length, 1);
       assert.equal(detail?.attemptLog[0].statusCode, 503);
+      await store.close();
+    });
+
+    test('the attempt log lists every attempt; only those a retry followed take a row of their own', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event(), event(), event()], now: NOW });
+      const [retried, failed, succeeded] = await store.claimDueDeliveries(claimRequest());
+      const unavailable = { statusCode: 503, error: { code: 'http_status' as const, message: 'HTTP 503' } };
+      await store.recordAttempts('worker-a', [
+        delivered(retried.id, target.id, { ...unavailable, next: { kind: 'retry', at: NOW + 5_000 } }),
+        delivered(failed.id, target.id, { ...unavailable, durationMs: 7, next: { kind: 'gave-up' } }),
+        delivered(succeeded.id, target.id),
+      ]);
+      const [again] = await store.claimDueDeliveries(claimRequest({ now: NOW + 5_000 }));
+      await store.recordAttempts('worker-a', [delivered(again.id, target.id, { startedAt: NOW + 5_001, durationMs: 30 })]);
+
+      const log = async (id: string) => (await store.getDelivery(target.id, id))?.attemptLog;
+      assert.deepEqual(await log(retried.id), [
+        { attempt: 1, startedAt: NOW, durationMs: 12, statusCode: 503, error: unavailable.error },
+        { attempt: 2, startedAt: NOW + 5_001, durationMs: 30, statusCode: 200, error: null },
+      ]);
+      assert.deepEqual(await log(failed.id), [{ attempt: 1, startedAt: NOW, durationMs: 7, statusCode: 503, error: unavailable.error }]);
+      assert.deepEqual(await log(succeeded.id), [{ attempt: 1, startedAt: NOW, durationMs: 12, statusCode: 200, error: null }]);
+      assert.equal(await harness.attemptRows(), 1, 'the retried delivery\'s first attempt; last attempts stay on the delivery');
       await store.close();
     });
 

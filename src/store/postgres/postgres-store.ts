@@ -791,9 +791,9 @@ function webhookConditions(filter: WebhookCountFilter & { after?: string }): { w
  * the webhooks' rows locked (recordAttempts), so publishes never wait on them.
  */
 /**
- * Completes the claimed deliveries and adds their attempts, in one statement; returns the
- * records that counted. A record whose claim was lost (lapsed, or the webhook deleted) leaves
- * no trace.
+ * Completes the claimed deliveries and adds the attempts a retry follows, in one statement;
+ * returns the records that counted. A record whose claim was lost (lapsed, or the webhook
+ * deleted) leaves no trace.
  */
 async function completeDeliveries(client: Queryable, workerId: string, records: AttemptRecord[]): Promise<AttemptRecord[]> {
   const { rows } = await client.query(
@@ -807,11 +807,13 @@ async function completeDeliveries(client: Queryable, workerId: string, records: 
          duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers,
          response_body = r.response_body
        FROM r WHERE d.id = r.id AND d.claimed_by = $11
-       RETURNING d.id, d.attempts, r.dispatched_at, r.duration_ms, r.status_code, r.error_code, r.error_message
+       RETURNING d.id, d.status, d.attempts, r.dispatched_at, r.duration_ms, r.status_code, r.error_code, r.error_message
      ),
+     -- A last attempt stays on the delivery's row alone (see rows.ts toDeliveryDetail).
      added AS (
        INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
-       SELECT * FROM completed
+       SELECT id, attempts, dispatched_at, duration_ms, status_code, error_code, error_message
+       FROM completed WHERE status = 'pending'
      )
      SELECT id FROM completed`,
     [

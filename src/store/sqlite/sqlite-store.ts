@@ -487,6 +487,8 @@ export class SqliteStore implements Store {
         }) as { attempts: number } | undefined;
         if (!completed) continue;
         kept.push(record);
+        // A last attempt stays on the delivery's row alone (see rows.ts toDeliveryDetail).
+        if (record.next.kind !== 'retry') continue;
         sql.insertAttempt.run(
           record.deliveryId,
           completed.attempts,
