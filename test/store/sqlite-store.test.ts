@@ -28,3 +28,32 @@ test('plain secrets of older rows leave no trace in the files once encrypted', a
     removeDir(dir);
   }
 });
+
+test('a claim marks the row with its lease and leaves its due time, so its pending-by-webhook index entry stays put', async () => {
+  const dir = makeTempDir('herald-store-');
+  try {
+    const store = await SqliteStore.open(dir, TEST_SECRETS);
+    const target = instanceWebhook();
+    await store.insertWebhook(target);
+    const now = 1_800_000_000_000;
+    const body = JSON.stringify({ eventName: 'project_created', payload: {} });
+    await store.publishEvents({ events: [{ id: 'evt_1', eventName: 'project_created', body, tenantId: null, projectId: null }], now });
+    const [claimed] = await store.claimDueDeliveries({
+      workerId: 'worker-a',
+      now: now + 5,
+      limit: 10,
+      leaseMs: 30_000,
+      inFlightByWebhook: new Map(),
+      maxInFlightPerWebhook: 10,
+    });
+    const db = new Database(path.join(dir, 'herald.db'), { readonly: true });
+    const row = () => db.prepare('SELECT next_attempt_at, lease_until, claimed_by FROM deliveries WHERE id = ?').get(claimed.id);
+    assert.deepEqual(row(), { next_attempt_at: now, lease_until: now + 5 + 30_000, claimed_by: 'worker-a' });
+    await store.releaseClaims('worker-a', [claimed.id], now + 10);
+    assert.deepEqual(row(), { next_attempt_at: now + 10, lease_until: null, claimed_by: null });
+    db.close();
+    await store.close();
+  } finally {
+    removeDir(dir);
+  }
+});
