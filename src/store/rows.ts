@@ -1,6 +1,14 @@
 import type { DeliveryError, DeliveryStatus, Webhook, WebhookMethod } from '../core/types.js';
 import type { EventTypeDefinition } from '../core/catalog.js';
-import type { AttemptRecord, AttemptSummary, DeliveryDetail, DeliverySummary, StoredWebhook, TokenRecord, WebhookPatch } from './types.js';
+import type {
+  AttemptRecord,
+  AttemptSummary,
+  DeliveryDetail,
+  DeliverySummary,
+  StoredWebhook,
+  TokenRecord,
+  WebhookPatch,
+} from './types.js';
 
 /** Both stores use the same column names; these turn a row of either into domain objects. */
 export type Row = Record<string, unknown>;
@@ -119,11 +127,11 @@ export function toEventType(row: Row): EventTypeDefinition {
   };
 }
 
-/** A delivery row joined with its event's body, and its attempt rows. */
 /**
- * `attempts`: the delivery's rows of the attempts table, oldest first. That table keeps only the
- * attempts a retry followed; the last attempt of a finished delivery is its own row's columns,
- * written once (most deliveries succeed at once and never get an attempts row).
+ * A delivery row joined with its event's body, and its rows of the attempts table, oldest
+ * first. That table keeps only the attempts a retry followed; the last attempt of a finished
+ * delivery is its own row's columns, written once (most deliveries succeed at once and never
+ * get an attempts row).
  */
 export function toDeliveryDetail(row: Row, attempts: Row[]): DeliveryDetail {
   const attemptLog: AttemptSummary[] = attempts.map((attempt) => ({
