@@ -20,14 +20,23 @@ import { ROOT } from './settings.js';
 
 const TSX = ['--import', 'tsx'];
 /** Herald as it runs in production (`npm run serve`): compiled by `npm run build` (see
- * buildHerald), not through tsx, with the same node options. */
+ * buildHerald), not through tsx, with the node options of that script. */
 const HERALD_MAIN = path.join(ROOT, 'dist/cli/main.js');
-const HERALD_NODE_OPTIONS = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
+const HERALD_NODE_OPTIONS = serveNodeOptions();
 const START_TIMEOUT_MS = 30_000;
 /** Output kept per child, for the error message when it fails. */
 const OUTPUT_KEPT_CHARS = 16_000;
 
 const children = new Set<ChildProcess>();
+
+/** The `--` options between `node` and the script in package.json's `serve`. */
+function serveNodeOptions(): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = manifest.scripts.serve.split(/\s+/);
+  const script = words.indexOf('dist/cli/main.js');
+  if (script < 0) throw new Error(`package.json's serve script no longer runs dist/cli/main.js: ${manifest.scripts.serve}`);
+  return words.slice(1, script).filter((word) => word.startsWith('--'));
+}
 
 /** Kills every child still running; called when the runner ends, however it ends. */
 export function killAllChildren(): void {
