@@ -12,10 +12,16 @@ const CLAIM_BATCH_SIZE = 100;
  * many deliveries. An idle one claims at once whatever the count.
  */
 const REFILL_SHARE = 4;
-/** Outcomes are written together: once this many wait, or this long after the first. A slot
- * stays taken until its outcome is written, so the wait is short. */
+/** Outcomes are written together: once this many wait, or this long after the first. */
 const RECORD_BATCH_SIZE = 200;
 const RECORD_DELAY_MS = 10;
+/**
+ * A slot is free again once its answer is judged, before the outcome is written: the writes
+ * then take whatever piled up while the last one ran, so a slow write makes the next one
+ * larger rather than holding every slot. Claims stop while more than this many slots' worth of
+ * outcomes wait to be written: the store is behind, and a claim would only add to its work.
+ */
+const UNRECORDED_SLOTS_SHARE = 1;
 /** An idle dispatcher looks at the store at least this often, to pick up claims that lapsed. */
 const IDLE_POLL_MS = 1_000;
 /** How long the loop waits after the store failed before it tries again. */
@@ -61,6 +67,8 @@ export class Dispatcher {
   /** Webhooks whose receiver last timed out or could not be reached (see slotsTaken). */
   private readonly struggling = new Set<string>();
   private readonly unrecorded: AttemptRecord[] = [];
+  /** Outcomes in the write that is running. */
+  private beingWritten = 0;
   private flushing: Promise<void> | null = null;
   private scheduledFlush: Promise<void> | null = null;
   private flushNow: (() => void) | null = null;
@@ -114,6 +122,7 @@ export class Dispatcher {
   private async loop(): Promise<void> {
     while (this.running) {
       try {
+        await this.flushLeftovers();
         if (!this.hasRoom()) {
           await this.waitForNudge(IDLE_POLL_MS); // a finishing delivery nudges once there is room
           continue;
@@ -129,9 +138,15 @@ export class Dispatcher {
     }
   }
 
-  /** Whether enough slots are free for a claim to be worth its round trip (see REFILL_SHARE). */
+  /** Whether enough slots are free for a claim to be worth its round trip (see REFILL_SHARE),
+   * and the store is not behind with the outcomes (see UNRECORDED_SLOTS_SHARE). */
   private hasRoom(): boolean {
+    if (this.storeIsBehind()) return false;
     return this.inFlight.size === 0 || this.freeSlots() >= this.refillChunk();
+  }
+
+  private storeIsBehind(): boolean {
+    return this.unrecorded.length + this.beingWritten > this.options.maxInFlight * UNRECORDED_SLOTS_SHARE;
   }
 
   private freeSlots(): number {
@@ -142,9 +157,14 @@ export class Dispatcher {
     return Math.min(chunkOf(this.options.maxInFlight), CLAIM_BATCH_SIZE);
   }
 
+  /** Outcomes a failed write left behind are written before anything else; a write that is
+   * running or scheduled takes them anyway. */
+  private async flushLeftovers(): Promise<void> {
+    if (this.unrecorded.length > 0 && !this.flushing && !this.scheduledFlush) await this.flushRecords();
+  }
+
   /** Claims what fits in the free slots and starts it; true when the batch was full. */
   private async claimAndLaunch(): Promise<boolean> {
-    await this.flushRecords(); // outcomes a failed write left behind go first
     const wanted = Math.min(this.freeSlots(), CLAIM_BATCH_SIZE);
     this.lastLookAt = this.clock();
     const claimed = wanted > 0 ? await this.claim(wanted) : [];
@@ -295,12 +315,12 @@ export class Dispatcher {
       durationMs: outcome.durationMs,
     });
     this.unrecorded.push(attemptRecord({ delivery, request, outcome, judgement, next, startedAt }));
-    await this.flushSoon();
+    this.flushSoon();
   }
 
   /** Flushes once RECORD_BATCH_SIZE outcomes wait or RECORD_DELAY_MS after the first: outcomes
-   * are written together in one transaction. The caller's slot stays taken until then. */
-  private flushSoon(): Promise<void> {
+   * are written together in one transaction. */
+  private flushSoon(): void {
     if (!this.scheduledFlush) {
       let due!: () => void;
       const scheduled = new Promise<void>((resolve) => (due = resolve));
@@ -310,21 +330,28 @@ export class Dispatcher {
         clearTimeout(timer);
         setImmediate(due);
       };
-      this.scheduledFlush = scheduled.then(() => {
-        this.scheduledFlush = null;
-        this.flushNow = null;
-        return this.flushRecords();
-      });
+      this.scheduledFlush = scheduled
+        .then(() => {
+          this.scheduledFlush = null;
+          this.flushNow = null;
+          return this.flushRecords();
+        })
+        .catch((error: unknown) => {
+          // The outcomes stay in memory; the loop writes them before its next claim.
+          this.options.logger.error({ err: error }, 'writing delivery outcomes failed; they are written again shortly');
+          this.nudge();
+        });
     }
     if (this.unrecorded.length >= RECORD_BATCH_SIZE) this.flushNow?.();
-    return this.scheduledFlush;
   }
 
   /** Writes every waiting record in one transaction; concurrent callers share the write. */
   private async flushRecords(): Promise<void> {
     while (this.flushing) await this.flushing;
     if (this.unrecorded.length === 0) return;
+    const heldBackClaims = this.storeIsBehind();
     const batch = this.unrecorded.splice(0);
+    this.beingWritten = batch.length;
     this.flushing = this.options.store
       .recordAttempts(this.options.workerId, batch, this.options.autoDisable)
       .catch((error: unknown) => {
@@ -335,6 +362,8 @@ export class Dispatcher {
       })
       .finally(() => {
         this.flushing = null;
+        this.beingWritten = 0;
+        if (heldBackClaims && !this.storeIsBehind()) this.nudge();
       });
     await this.flushing;
   }
