@@ -123,6 +123,10 @@ export class Dispatcher {
     while (this.running) {
       try {
         await this.flushLeftovers();
+        if (this.storeIsBehind()) {
+          await this.writeInProgress();
+          continue;
+        }
         if (!this.hasRoom()) {
           await this.waitForNudge(IDLE_POLL_MS); // a finishing delivery nudges once there is room
           continue;
@@ -138,15 +142,19 @@ export class Dispatcher {
     }
   }
 
-  /** Whether enough slots are free for a claim to be worth its round trip (see REFILL_SHARE),
-   * and the store is not behind with the outcomes (see UNRECORDED_SLOTS_SHARE). */
+  /** Whether enough slots are free for a claim to be worth its round trip (see REFILL_SHARE). */
   private hasRoom(): boolean {
-    if (this.storeIsBehind()) return false;
     return this.inFlight.size === 0 || this.freeSlots() >= this.refillChunk();
   }
 
+  /** More outcomes wait to be written than UNRECORDED_SLOTS_SHARE allows: claims wait. */
   private storeIsBehind(): boolean {
     return this.unrecorded.length + this.beingWritten > this.options.maxInFlight * UNRECORDED_SLOTS_SHARE;
+  }
+
+  /** Settles with the write that is running or scheduled (its failure is logged where it runs). */
+  private async writeInProgress(): Promise<void> {
+    await (this.flushing ?? this.scheduledFlush)?.catch(() => undefined);
   }
 
   private freeSlots(): number {
@@ -349,7 +357,6 @@ export class Dispatcher {
   private async flushRecords(): Promise<void> {
     while (this.flushing) await this.flushing;
     if (this.unrecorded.length === 0) return;
-    const heldBackClaims = this.storeIsBehind();
     const batch = this.unrecorded.splice(0);
     this.beingWritten = batch.length;
     this.flushing = this.options.store
@@ -363,7 +370,6 @@ export class Dispatcher {
       .finally(() => {
         this.flushing = null;
         this.beingWritten = 0;
-        if (heldBackClaims && !this.storeIsBehind()) this.nudge();
       });
     await this.flushing;
   }
