@@ -12,9 +12,10 @@ const CLAIM_BATCH_SIZE = 100;
  * many deliveries. An idle one claims at once whatever the count.
  */
 const REFILL_SHARE = 4;
-/** Outcomes are written together: once this many wait, or this long after the first. */
-const RECORD_BATCH_SIZE = 200;
-const RECORD_DELAY_MS = 10;
+/** Outcomes are written together: once this many wait, or this long after the first. No slot
+ * waits for the write (see UNRECORDED_SLOTS_SHARE), so a longer wait only makes writes fewer. */
+const RECORD_BATCH_SIZE = 500;
+const RECORD_DELAY_MS = 25;
 /**
  * A slot is free again once its answer is judged, before the outcome is written: the writes
  * then take whatever piled up while the last one ran, so a slow write makes the next one
