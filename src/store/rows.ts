@@ -13,6 +13,15 @@ import type {
 /** Both stores use the same column names; these turn a row of either into domain objects. */
 export type Row = Record<string, unknown>;
 
+/**
+ * Text from outside (a receiver's answer) as both stores keep it: PostgreSQL's text cannot hold
+ * a NUL character, and a batch of outcomes holding one would fail as a whole, again and again.
+ * Each NUL becomes U+FFFD, as bytes that are not UTF-8 already do.
+ */
+export function storableText(text: string | null): string | null {
+  return text === null ? null : text.replaceAll('\u0000', '\uFFFD');
+}
+
 export function toWebhook(row: Row): StoredWebhook {
   return {
     id: row.id as string,

@@ -209,6 +209,20 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('an answer whose body holds NUL characters is recorded, each NUL shown as U+FFFD', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event(), event()], now: NOW });
+      const [nul, plain] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [
+        delivered(nul.id, target.id, { responseBodyStart: 'a\u0000b\u0000' }),
+        delivered(plain.id, target.id),
+      ]);
+      assert.equal((await store.getDelivery(target.id, nul.id))?.responseBody, 'a\uFFFDb\uFFFD');
+      assert.equal((await store.getDelivery(target.id, plain.id))?.responseBody, 'ok');
+      await store.close();
+    });
+
     test('the attempt log lists every attempt; only those a retry followed take a row of their own', async () => {
       const target = webhook();
       await store.insertWebhook(target);

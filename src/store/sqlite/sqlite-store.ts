@@ -31,6 +31,7 @@ import {
   PATCHABLE_COLUMNS,
   groupByWebhook,
   latestRecord,
+  storableText,
   toDeliveryDetail,
   toDeliverySummary,
   toEventType,
@@ -479,11 +480,11 @@ export class SqliteStore implements Store {
           nextAttemptAt: record.next.kind === 'retry' ? record.next.at : null,
           statusCode: record.statusCode,
           errorCode: record.error?.code ?? null,
-          errorMessage: record.error?.message ?? null,
+          errorMessage: storableText(record.error?.message ?? null),
           durationMs: record.durationMs,
           dispatchedAt: record.startedAt,
           requestHeaders: JSON.stringify(record.requestHeaders),
-          responseBody: record.responseBodyStart,
+          responseBody: storableText(record.responseBodyStart),
         }) as { attempts: number } | undefined;
         if (!completed) continue;
         kept.push(record);
@@ -496,7 +497,7 @@ export class SqliteStore implements Store {
           record.durationMs,
           record.statusCode,
           record.error?.code ?? null,
-          record.error?.message ?? null,
+          storableText(record.error?.message ?? null),
         );
       }
       for (const [webhookId, outcomes] of groupByWebhook(kept)) this.recordWebhookOutcomes(webhookId, outcomes, autoDisable);
