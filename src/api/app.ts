@@ -7,7 +7,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { clientErrorAnswerer } from './client-errors.js';
 import type { ApiContext } from './context.js';
 import { installCors } from './cors.js';
-import { installJsonBodyParser } from './json-body.js';
+import { assertNoNul, installJsonBodyParser } from './json-body.js';
 import { installRateLimit } from './rate-limit.js';
 import { baseSecurityHeaders, installSecurityHeaders } from './security-headers.js';
 import { answerNoRoute, installErrorHandling } from './error-handler.js';
@@ -85,6 +85,8 @@ export function buildApi(context: ApiContext, tokens: TokenAuthority, options: A
       api.addHook('onRequest', async (request) => {
         request.principal = await tokens.authenticate(request);
         assertRouteAccess(request);
+        // Only an escape puts a NUL in a URL; it is refused as in a body (see json-body.ts).
+        if (request.url.includes('%00')) assertNoNul(request.params, request.query);
       });
       // After authentication: it counts per token, and requests without one never reach it.
       installRateLimit(api, { perMinute: config.rateLimitPerMinute, clock: context.clock });

@@ -30,8 +30,41 @@ export function installJsonBodyParser(app: FastifyInstance): void {
       done(new HeraldError('validation_failed', `The request body is nested more than ${MAX_JSON_DEPTH} levels deep`), undefined);
       return;
     }
-    parseJson(request, text, done);
+    parseJson(request, text, (error: Error | null, value?: unknown) => {
+      // The escape is the only way a NUL reaches a JSON string: raw control characters are refused.
+      const field = error === null && text.includes('\\u0000') ? nulField(value, '') : null;
+      if (field !== null) done(new HeraldError('validation_failed', NUL_MESSAGE(field), field || undefined), undefined);
+      else done(error, value);
+    });
   });
+}
+
+/** Refuses path parameters and query values holding a NUL character, naming the first. */
+export function assertNoNul(...parts: unknown[]): void {
+  for (const part of parts) {
+    const field = nulField(part, '');
+    if (field !== null) throw new HeraldError('validation_failed', NUL_MESSAGE(field), field || undefined);
+  }
+}
+
+const NUL_MESSAGE = (field: string) =>
+  `${field || 'the request body'} holds a NUL character (\\u0000), which Herald does not store`;
+
+/**
+ * The dotted path of the first string or key holding a NUL character, '' for the body itself;
+ * null when none does. Refused everywhere alike: PostgreSQL's text cannot hold one, and a
+ * value SQLite kept would not move to PostgreSQL.
+ */
+function nulField(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, item] of Object.entries(value)) {
+    const itemPath = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    if (key.includes('\u0000')) return itemPath;
+    const found = nulField(item, itemPath);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 /** Whether brackets outside strings nest deeper than `max`; a linear scan, no recursion. */
