@@ -22,6 +22,27 @@ export function storableText(text: string | null): string | null {
   return text === null ? null : text.replaceAll('\u0000', '\uFFFD');
 }
 
+/** What an attempt's outcome writes on its delivery's row, under the columns' names. */
+export function outcomeColumns(record: AttemptRecord) {
+  return {
+    id: record.deliveryId,
+    status: statusAfter(record),
+    next_attempt_at: record.next.kind === 'retry' ? record.next.at : null,
+    status_code: record.statusCode,
+    error_code: record.error?.code ?? null,
+    error_message: storableText(record.error?.message ?? null),
+    duration_ms: record.durationMs,
+    dispatched_at: record.startedAt,
+    request_headers: JSON.stringify(record.requestHeaders),
+    response_body: storableText(record.responseBodyStart),
+  };
+}
+
+function statusAfter(record: AttemptRecord): DeliveryStatus {
+  if (record.next.kind === 'delivered') return 'success';
+  return record.next.kind === 'retry' ? 'pending' : 'error';
+}
+
 export function toWebhook(row: Row): StoredWebhook {
   return {
     id: row.id as string,

@@ -7,7 +7,7 @@ import {
   PATCHABLE_COLUMNS,
   groupByWebhook,
   latestRecord,
-  storableText,
+  outcomeColumns,
   toDeliveryDetail,
   toDeliverySummary,
   toEventType,
@@ -794,19 +794,19 @@ function webhookConditions(filter: WebhookCountFilter & { after?: string }): { w
 /**
  * Completes the claimed deliveries and adds the attempts a retry follows, in one statement;
  * returns the records that counted. A record whose claim was lost (lapsed, or the webhook
- * deleted) leaves no trace. The records go as one JSON document: as text arrays, every
- * element of the request headers' JSON would be escaped again by the driver, value by value.
+ * deleted) leaves no trace. The records go as one JSON document: as text arrays, the driver
+ * escaped every value again, one by one.
  */
 async function completeDeliveries(client: Queryable, workerId: string, records: AttemptRecord[]): Promise<AttemptRecord[]> {
   const { rows } = await client.query(
     `WITH r AS (
        SELECT * FROM json_to_recordset($1::json) AS r (id text, status text, next_attempt_at bigint, status_code int,
-         error_code text, error_message text, duration_ms int, dispatched_at bigint, request_headers json, response_body text)
+         error_code text, error_message text, duration_ms int, dispatched_at bigint, request_headers text, response_body text)
      ),
      completed AS (
        UPDATE deliveries d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
          claimed_by = NULL, status_code = r.status_code, error_code = r.error_code, error_message = r.error_message,
-         duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers::text,
+         duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers,
          response_body = r.response_body
        FROM r WHERE d.id = r.id AND d.claimed_by = $2
        RETURNING d.id, d.status, d.attempts, r.dispatched_at, r.duration_ms, r.status_code, r.error_code, r.error_message
@@ -818,26 +818,10 @@ async function completeDeliveries(client: Queryable, workerId: string, records: 
        FROM completed WHERE status = 'pending'
      )
      SELECT id FROM completed`,
-    [JSON.stringify(records.map(outcomeRow)), workerId],
+    [JSON.stringify(records.map(outcomeColumns)), workerId],
   );
   const completed = new Set(rows.map((row) => row.id as string));
   return records.filter((record) => completed.has(record.deliveryId));
-}
-
-/** A record as completeDeliveries' JSON document has it, under the column names. */
-function outcomeRow(record: AttemptRecord) {
-  return {
-    id: record.deliveryId,
-    status: statusAfter(record),
-    next_attempt_at: record.next.kind === 'retry' ? record.next.at : null,
-    status_code: record.statusCode,
-    error_code: record.error?.code ?? null,
-    error_message: storableText(record.error?.message ?? null),
-    duration_ms: record.durationMs,
-    dispatched_at: record.startedAt,
-    request_headers: record.requestHeaders,
-    response_body: storableText(record.responseBodyStart),
-  };
 }
 
 /** A batch's newest attempt replaces the webhook's last event unless a later one is there. */
@@ -941,11 +925,6 @@ async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<Row
     [sortedIds],
   );
   return rows as Row[];
-}
-
-function statusAfter(record: AttemptRecord): string {
-  if (record.next.kind === 'delivered') return 'success';
-  return record.next.kind === 'retry' ? 'pending' : 'error';
 }
 
 function assertSchemaName(schema: string): void {

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { EventTypeDefinition } from '../../core/catalog.js';
 import { newId } from '../../core/ids.js';
 import type { SecretBox } from '../../core/secret-box.js';
-import type { DeliveryStatus, WebhookWithSecret } from '../../core/types.js';
+import type { WebhookWithSecret } from '../../core/types.js';
 import {
   HISTORY_LIMIT,
   type AttemptRecord,
@@ -31,7 +31,7 @@ import {
   PATCHABLE_COLUMNS,
   groupByWebhook,
   latestRecord,
-  storableText,
+  outcomeColumns,
   toDeliveryDetail,
   toDeliverySummary,
   toEventType,
@@ -471,33 +471,20 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       const kept: AttemptRecord[] = [];
       for (const record of records) {
-        const status: DeliveryStatus =
-          record.next.kind === 'delivered' ? 'success' : record.next.kind === 'retry' ? 'pending' : 'error';
-        const completed = sql.completeAttempt.get({
-          id: record.deliveryId,
-          workerId,
-          status,
-          nextAttemptAt: record.next.kind === 'retry' ? record.next.at : null,
-          statusCode: record.statusCode,
-          errorCode: record.error?.code ?? null,
-          errorMessage: storableText(record.error?.message ?? null),
-          durationMs: record.durationMs,
-          dispatchedAt: record.startedAt,
-          requestHeaders: JSON.stringify(record.requestHeaders),
-          responseBody: storableText(record.responseBodyStart),
-        }) as { attempts: number } | undefined;
+        const columns = outcomeColumns(record);
+        const completed = sql.completeAttempt.get({ ...columns, workerId }) as { attempts: number } | undefined;
         if (!completed) continue;
         kept.push(record);
         // A last attempt stays on the delivery's row alone (see rows.ts toDeliveryDetail).
         if (record.next.kind !== 'retry') continue;
         sql.insertAttempt.run(
-          record.deliveryId,
+          columns.id,
           completed.attempts,
-          record.startedAt,
-          record.durationMs,
-          record.statusCode,
-          record.error?.code ?? null,
-          storableText(record.error?.message ?? null),
+          columns.dispatched_at,
+          columns.duration_ms,
+          columns.status_code,
+          columns.error_code,
+          columns.error_message,
         );
       }
       for (const [webhookId, outcomes] of groupByWebhook(kept)) this.recordWebhookOutcomes(webhookId, outcomes, autoDisable);
@@ -728,10 +715,10 @@ function prepareStatements(db: Database.Database) {
       FROM webhooks WHERE id IN (SELECT value FROM json_each(@ids))`),
     getEventBodies: db.prepare('SELECT id, body FROM events WHERE id IN (SELECT value FROM json_each(?))'),
     completeAttempt: db.prepare(`UPDATE deliveries SET
-        status = @status, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, claimed_by = NULL, lease_until = NULL,
-        status_code = @statusCode, error_code = @errorCode, error_message = @errorMessage,
-        duration_ms = @durationMs, dispatched_at = @dispatchedAt, request_headers = @requestHeaders,
-        response_body = @responseBody
+        status = @status, attempts = attempts + 1, next_attempt_at = @next_attempt_at, claimed_by = NULL, lease_until = NULL,
+        status_code = @status_code, error_code = @error_code, error_message = @error_message,
+        duration_ms = @duration_ms, dispatched_at = @dispatched_at, request_headers = @request_headers,
+        response_body = @response_body
       WHERE id = @id AND claimed_by = @workerId
       RETURNING attempts`),
     insertAttempt: db.prepare(`INSERT INTO attempts
