@@ -472,7 +472,19 @@ export class SqliteStore implements Store {
       const kept: AttemptRecord[] = [];
       for (const record of records) {
         const columns = outcomeColumns(record);
-        const completed = sql.completeAttempt.get({ ...columns, workerId }) as { attempts: number } | undefined;
+        const completed = sql.completeAttempt.get(
+          columns.status,
+          columns.next_attempt_at,
+          columns.status_code,
+          columns.error_code,
+          columns.error_message,
+          columns.duration_ms,
+          columns.dispatched_at,
+          columns.request_headers,
+          columns.response_body,
+          columns.id,
+          workerId,
+        ) as { attempts: number } | undefined;
         if (!completed) continue;
         kept.push(record);
         // A last attempt stays on the delivery's row alone (see rows.ts toDeliveryDetail).
@@ -714,12 +726,13 @@ function prepareStatements(db: Database.Database) {
         CASE WHEN previous_secret_expires_at > @now THEN previous_secret END AS previous_secret
       FROM webhooks WHERE id IN (SELECT value FROM json_each(@ids))`),
     getEventBodies: db.prepare('SELECT id, body FROM events WHERE id IN (SELECT value FROM json_each(?))'),
+    // Bound by position: a batch runs it once per outcome, and binding eleven values by name
+    // cost a tenth of the outcome write.
     completeAttempt: db.prepare(`UPDATE deliveries SET
-        status = @status, attempts = attempts + 1, next_attempt_at = @next_attempt_at, claimed_by = NULL, lease_until = NULL,
-        status_code = @status_code, error_code = @error_code, error_message = @error_message,
-        duration_ms = @duration_ms, dispatched_at = @dispatched_at, request_headers = @request_headers,
-        response_body = @response_body
-      WHERE id = @id AND claimed_by = @workerId
+        status = ?, attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL, lease_until = NULL,
+        status_code = ?, error_code = ?, error_message = ?, duration_ms = ?, dispatched_at = ?,
+        request_headers = ?, response_body = ?
+      WHERE id = ? AND claimed_by = ?
       RETURNING attempts`),
     insertAttempt: db.prepare(`INSERT INTO attempts
       (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
