@@ -5,6 +5,7 @@ import { newId } from '../../src/core/ids.js';
 import { instanceWebhook, waitUntil } from '../support/index.js';
 import { SecretBox } from '../../src/core/secret-box.js';
 import { PostgresStore } from '../../src/store/index.js';
+import { DELIVERY_SESSION_SETTINGS } from '../../src/store/postgres/postgres-store.js';
 import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
 import { storeContract, TEST_SECRETS } from './store-contract.js';
 
@@ -177,6 +178,46 @@ describe('postgres store: several processes on one database', () => {
     await waitUntil(() => wokenElsewhere > 0, { message: 'no notification arrived' });
     assert.equal(woken, 1);
     await Promise.all([listener.close(), publisher.close()]);
+  });
+});
+
+describe('postgres store: delivery statements on a queue the planner has not measured', () => {
+  const mine: string[] = [];
+  after(async () => dropSchemas(mine.splice(0)));
+
+  // The shapes of the claim's head and of the outcomes' match (see claimHeadFirst and
+  // completeDeliveries), planned on a burst of due rows the table's statistics do not know of.
+  const DUE_HEAD = `SELECT seq FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+    ORDER BY next_attempt_at LIMIT 200 FOR UPDATE SKIP LOCKED`;
+  const OUTCOME_MATCH = `UPDATE deliveries d SET claimed_by = NULL
+    FROM json_to_recordset($1::json) AS r (id text) WHERE d.id = r.id AND d.claimed_by = $2`;
+
+  test('walk the indexes after a burst, where an ordinary session reads every row', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const store = await PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
+    const now = Date.now();
+    await store.insertWebhook(sharedWebhook(now));
+    const events = Array.from({ length: 5_000 }, () => ({
+      id: newId('evt'), eventName: 'project_created', body: '{}', tenantId: null, projectId: null,
+    }));
+    await store.publishEvents({ events, now });
+    await store.close();
+    const plans = async (settings: string) => {
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}${settings}` });
+      await client.connect();
+      try {
+        const explain = async (sql: string, params: unknown[]) =>
+          (await client.query(`EXPLAIN ${sql}`, params)).rows.map((row) => row['QUERY PLAN'] as string).join('\n');
+        return [await explain(DUE_HEAD, [now]), await explain(OUTCOME_MATCH, ['[]', 'worker'])];
+      } finally {
+        await client.end();
+      }
+    };
+    const readsEveryRow = /Seq Scan on deliveries|Bitmap Heap Scan on deliveries/;
+    const ordinary = await plans('');
+    assert.ok(ordinary.some((plan) => readsEveryRow.test(plan)), `the burst should mislead an ordinary session:\n${ordinary.join('\n')}`);
+    for (const plan of await plans(DELIVERY_SESSION_SETTINGS)) assert.doesNotMatch(plan, readsEveryRow);
   });
 });
 

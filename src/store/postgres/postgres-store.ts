@@ -80,6 +80,15 @@ export interface PostgresStoreOptions {
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /**
+ * The delivery sessions' settings (see deliveryPool). The queue's statistics are always behind:
+ * a fan-out or a batch adds thousands of due rows between two analyses, and a planner that
+ * still counts a few rows then reads every due row to sort them at each claim, or scans the
+ * whole table to match a batch of outcomes. Every delivery statement is an index walk by
+ * design, so these sessions are never offered anything else.
+ */
+export const DELIVERY_SESSION_SETTINGS = ' -c synchronous_commit=off -c enable_seqscan=off -c enable_bitmapscan=off';
+
+/**
  * The scale-out store: several Herald processes share one PostgreSQL database. Claims use
  * `FOR UPDATE SKIP LOCKED`, so two processes never claim the same delivery, and a claim is a
  * lease that lapses by time, so a dead process's deliveries are taken over. LISTEN/NOTIFY wakes
@@ -114,7 +123,7 @@ export class PostgresStore implements Store {
         options: `-c search_path=${quoteIdentifier(options.schema)}${settings}`,
       });
     const pool = newPool(options.poolSize ?? 10, '');
-    const deliveryPool = newPool(4, ' -c synchronous_commit=off');
+    const deliveryPool = newPool(4, DELIVERY_SESSION_SETTINGS);
     // An idle connection that breaks must not take the process down; the pool replaces it.
     pool.on('error', () => undefined);
     deliveryPool.on('error', () => undefined);
