@@ -506,7 +506,7 @@ export class PostgresStore implements Store {
     const claimed = this.claimRoute.perWebhookFirst(request.inFlightByWebhook.size)
       ? await this.claimPerWebhook(request, plan, request.limit)
       : await this.claimHeadFirst(request, plan);
-    return claimed.length === 0 ? [] : this.hydrateClaims(claimed, request.now);
+    return claimed.length === 0 ? [] : hydrateClaimRows(this.options.secrets, claimed);
   }
 
   /** The window of the oldest due deliveries, then per webhook if due work was left behind it. */
@@ -532,10 +532,13 @@ export class PostgresStore implements Store {
          SELECT ranked.seq FROM ranked LEFT JOIN jsonb_each_text($4::jsonb) AS busy ON busy.key = ranked.webhook_id
          WHERE ranked.rank <= $5 - coalesce(busy.value::int, 0)
          LIMIT $6
+       ),
+       claimed AS (
+         UPDATE deliveries d SET claimed_by = $7, next_attempt_at = $8
+         FROM chosen WHERE d.seq = chosen.seq
+         RETURNING ${CLAIMED_COLUMNS}, (SELECT count(*)::int FROM head) AS window_rows
        )
-       UPDATE deliveries d SET claimed_by = $7, next_attempt_at = $8
-       FROM chosen WHERE d.seq = chosen.seq
-       RETURNING ${CLAIMED_COLUMNS}, (SELECT count(*)::int FROM head) AS window_rows`,
+       ${withBodiesAndTargets('$1')}`,
       [
         request.now,
         window,
@@ -580,10 +583,13 @@ export class PostgresStore implements Store {
          ) c
          ORDER BY ready.at
          LIMIT $3
+       ),
+       claimed AS (
+         UPDATE deliveries d SET claimed_by = $6, next_attempt_at = $7
+         FROM chosen WHERE d.seq = chosen.seq
+         RETURNING ${CLAIMED_COLUMNS}, chosen.ready_count
        )
-       UPDATE deliveries d SET claimed_by = $6, next_attempt_at = $7
-       FROM chosen WHERE d.seq = chosen.seq
-       RETURNING ${CLAIMED_COLUMNS}, chosen.ready_count`,
+       ${withBodiesAndTargets('$2')}`,
       [
         plan.saturated,
         request.now,
@@ -597,23 +603,6 @@ export class PostgresStore implements Store {
     );
     this.claimRoute.sawDueWebhooks(claimed.length === 0 ? 0 : Number(claimed[0].ready_count));
     return claimed;
-  }
-
-  /** Adds the event bodies and webhook settings, each read once per claim batch. */
-  private async hydrateClaims(claimed: Row[], now: number): Promise<ClaimedDelivery[]> {
-    const webhookIds = [...new Set(claimed.map((row) => row.webhook_id as string))];
-    const eventIds = [...new Set(claimed.map((row) => row.event_id as string))];
-    const [targets, bodies] = await Promise.all([
-      // The previous secret only while its grace period runs at the claim's time.
-      this.rows(
-        `SELECT id, url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
-           CASE WHEN previous_secret_expires_at > $2 THEN previous_secret END AS previous_secret
-         FROM webhooks WHERE id = ANY ($1::text[])`,
-        [webhookIds, now],
-      ),
-      this.rows('SELECT id, body FROM events WHERE id = ANY ($1::text[])', [eventIds]),
-    ]);
-    return hydrateClaims(this.options.secrets, claimed, targets, bodies);
   }
 
   /**
@@ -746,6 +735,32 @@ async function replaceSubscriptions(client: Queryable, webhookId: string, events
 }
 
 const CLAIMED_COLUMNS = 'd.id, d.webhook_id, d.event_id, d.event_name, d.attempts';
+
+/**
+ * Ends a claim statement whose `claimed` CTE returns the claimed rows: each row with, on the
+ * first row of its event, the event's body and, on the first row of its webhook, the webhook's
+ * target; read in the claim's own round trip, each once however many rows share it. The
+ * previous secret only while its grace period runs at `now` (a parameter of the statement).
+ */
+const withBodiesAndTargets = (now: string) => `,
+  numbered AS (
+    SELECT claimed.*,
+      row_number() OVER (PARTITION BY claimed.event_id) AS nth_of_event,
+      row_number() OVER (PARTITION BY claimed.webhook_id) AS nth_of_webhook
+    FROM claimed
+  )
+  SELECT numbered.*, e.body, w.url, w.method, w.content_type, w.max_attempts, w.secret, w.base64_ca, w.proxy_url,
+    CASE WHEN w.previous_secret_expires_at > ${now} THEN w.previous_secret END AS previous_secret
+  FROM numbered
+  LEFT JOIN events e ON numbered.nth_of_event = 1 AND e.id = numbered.event_id
+  LEFT JOIN webhooks w ON numbered.nth_of_webhook = 1 AND w.id = numbered.webhook_id`;
+
+/** The claimed deliveries of claim statements ending in withBodiesAndTargets. */
+function hydrateClaimRows(secrets: SecretBox, claimed: Row[]): ClaimedDelivery[] {
+  const targets = claimed.filter((row) => row.url !== null).map((row) => ({ ...row, id: row.webhook_id }));
+  const bodies = claimed.filter((row) => row.body !== null).map((row) => ({ id: row.event_id, body: row.body }));
+  return hydrateClaims(secrets, claimed, targets, bodies);
+}
 
 /** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */
 const NEXT_DUE_WINDOW = 32;
