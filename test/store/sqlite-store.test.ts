@@ -29,7 +29,7 @@ test('plain secrets of older rows leave no trace in the files once encrypted', a
   }
 });
 
-test('a claim marks the row with its lease and leaves its due time, so its pending-by-webhook index entry stays put', async () => {
+test('a claim is booked in memory and writes nothing to the file; its release and its outcome do', async () => {
   const dir = makeTempDir('herald-store-');
   try {
     const store = await SqliteStore.open(dir, TEST_SECRETS);
@@ -37,20 +37,36 @@ test('a claim marks the row with its lease and leaves its due time, so its pendi
     await store.insertWebhook(target);
     const now = 1_800_000_000_000;
     const body = JSON.stringify({ eventName: 'project_created', payload: {} });
-    await store.publishEvents({ events: [{ id: 'evt_1', eventName: 'project_created', body, tenantId: null, projectId: null }], now });
-    const [claimed] = await store.claimDueDeliveries({
-      workerId: 'worker-a',
-      now: now + 5,
-      limit: 10,
-      leaseMs: 30_000,
-      inFlightByWebhook: new Map(),
-      maxInFlightPerWebhook: 10,
-    });
+    const events = ['evt_1', 'evt_2'].map((id) => ({ id, eventName: 'project_created', body, tenantId: null, projectId: null }));
+    await store.publishEvents({ events, now });
+    // data_version, read on another connection, changes whenever any other connection commits a change.
     const db = new Database(path.join(dir, 'herald.db'), { readonly: true });
-    const row = () => db.prepare('SELECT next_attempt_at, lease_until, claimed_by FROM deliveries WHERE id = ?').get(claimed.id);
-    assert.deepEqual(row(), { next_attempt_at: now, lease_until: now + 5 + 30_000, claimed_by: 'worker-a' });
-    await store.releaseClaims('worker-a', [claimed.id], now + 10);
-    assert.deepEqual(row(), { next_attempt_at: now + 10, lease_until: null, claimed_by: null });
+    const version = () => db.pragma('data_version', { simple: true });
+    const row = (id: string) => db.prepare('SELECT status, next_attempt_at, lease_until, claimed_by FROM deliveries WHERE id = ?').get(id);
+    const before = version();
+    const claim = (workerId: string) =>
+      store.claimDueDeliveries({ workerId, now: now + 5, limit: 10, leaseMs: 30_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 10 });
+    const [released, delivered] = await claim('worker-a');
+    assert.equal(version(), before, 'the claim committed a write');
+    assert.deepEqual(row(released.id), { status: 'pending', next_attempt_at: now, lease_until: null, claimed_by: null });
+    assert.deepEqual(await claim('worker-b'), [], 'the booked claims hold the deliveries');
+    await store.releaseClaims('worker-a', [released.id], now + 10);
+    assert.deepEqual(row(released.id), { status: 'pending', next_attempt_at: now + 10, lease_until: null, claimed_by: null });
+    await store.recordAttempts('worker-a', [
+      {
+        deliveryId: delivered.id,
+        webhookId: target.id,
+        eventName: 'project_created',
+        startedAt: now + 6,
+        durationMs: 3,
+        statusCode: 200,
+        error: null,
+        requestHeaders: {},
+        responseBodyStart: '',
+        next: { kind: 'delivered' },
+      },
+    ]);
+    assert.equal((row(delivered.id) as { status: string }).status, 'success');
     db.close();
     await store.close();
   } finally {

@@ -53,6 +53,7 @@ import {
 import { HISTORY_PRUNE_MARGIN } from '../tuning.js';
 import { afterClaimed, ClaimRoute, headWindow, planSlots, type SlotPlan } from '../claim-plan.js';
 import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js';
+import { ClaimBook } from './claim-book.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -70,6 +71,7 @@ export class SqliteStore implements Store {
   private readonly listeners = new Set<() => void>();
   /** Chooses each claim's first step; see claim-plan.ts. */
   private readonly claimRoute = new ClaimRoute();
+  private readonly claims = new ClaimBook();
   private statements: Statements | null = null;
 
   private constructor(
@@ -168,8 +170,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Only this process uses the file (the lock says so), so every claim left is a dead run's.
-   * (A claim made before lease_until existed moved next_attempt_at to its lease's end.) */
+  /** Claims live in memory (see ClaimBook); rows still marked claimed were written by an
+   * earlier version's run, which is dead, since only this process uses the file (the lock says
+   * so). (A claim made before lease_until existed moved next_attempt_at to its lease's end.) */
   private releaseAllClaims(): void {
     this.db
       .prepare(`UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, next_attempt_at = min(next_attempt_at, ?)
@@ -382,46 +385,50 @@ export class SqliteStore implements Store {
   // ---- deliveries ----
 
   async claimDueDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    const leaseUntil = request.now + request.leaseMs;
-    const window = headWindow(request.limit);
-    const claimed = this.db.transaction(() => {
-      const plan = planSlots(request);
-      if (this.claimRoute.perWebhookFirst(request.inFlightByWebhook.size)) return this.claimPerWebhook(request, plan, request.limit, leaseUntil);
-      const head = this.sql.claimHead.all({
-        workerId: request.workerId,
-        now: request.now,
-        leaseUntil,
-        limit: request.limit,
-        window,
-        cap: request.maxInFlightPerWebhook,
-        saturated: JSON.stringify(plan.saturated),
-        busy: JSON.stringify(plan.busy),
-      }) as Row[];
-      if (head.length >= request.limit) return head;
-      // Due work behind the window was not looked at: look per webhook (see claim-plan.ts).
-      const dueLeft = (this.sql.countDue.get({ now: request.now, window }) as { n: number }).n;
-      if (dueLeft + head.length <= window) return head;
-      const claimedFrom = head.map((row) => row.webhook_id as string);
-      const rest = this.claimPerWebhook(
-        request,
-        afterClaimed(plan, claimedFrom, request.maxInFlightPerWebhook),
-        request.limit - head.length,
-        leaseUntil,
-      );
-      return [...head, ...rest];
-    }).immediate();
+    const claimed = this.rowsToClaim(request);
+    this.claims.take(claimed, request.workerId, request.now + request.leaseMs);
     return this.hydrateClaims(claimed, request.now);
   }
 
-  /** Oldest due webhook first, each up to its free slots. */
-  private claimPerWebhook(request: ClaimRequest, plan: SlotPlan, limit: number, leaseUntil: number): Row[] {
-    const ready = this.sql.readyWebhooks.all({ now: request.now, saturated: JSON.stringify(plan.saturated) }) as Row[];
+  /** The rows a claim takes: read, not written (see ClaimBook). */
+  private rowsToClaim(request: ClaimRequest): Row[] {
+    const plan = planSlots(request);
+    if (this.claimRoute.perWebhookFirst(request.inFlightByWebhook.size)) return this.claimPerWebhook(request, plan, request.limit);
+    const window = headWindow(request.limit);
+    const held = this.claims.liveAt(request.now);
+    const head = this.sql.claimHead.all({
+      now: request.now,
+      held,
+      limit: request.limit,
+      window,
+      cap: request.maxInFlightPerWebhook,
+      saturated: JSON.stringify(plan.saturated),
+      busy: JSON.stringify(plan.busy),
+    }) as Row[];
+    if (head.length >= request.limit) return head;
+    // Due work behind the window was not looked at: look per webhook (see claim-plan.ts).
+    const dueLeft = (this.sql.countDue.get({ now: request.now, held, window }) as { n: number }).n;
+    if (dueLeft + head.length <= window) return head;
+    const claimedFrom = head.map((row) => row.webhook_id as string);
+    const rest = this.claimPerWebhook(
+      request,
+      afterClaimed(plan, claimedFrom, request.maxInFlightPerWebhook),
+      request.limit - head.length,
+      head,
+    );
+    return [...head, ...rest];
+  }
+
+  /** Oldest due webhook first, each up to its free slots; `chosen` are taken already. */
+  private claimPerWebhook(request: ClaimRequest, plan: SlotPlan, limit: number, chosen: readonly Row[] = []): Row[] {
+    const held = this.claims.liveAt(request.now, chosen);
+    const ready = this.sql.readyWebhooks.all({ now: request.now, held, saturated: JSON.stringify(plan.saturated) }) as Row[];
     this.claimRoute.sawDueWebhooks(ready.length);
     const claimed: Row[] = [];
     for (const { webhook_id: webhookId } of ready) {
       const free = Math.min(request.maxInFlightPerWebhook - (plan.busy[webhookId as string] ?? 0), limit - claimed.length);
       if (free <= 0) continue;
-      const rows = this.sql.claimOfWebhook.all({ webhookId, now: request.now, leaseUntil, workerId: request.workerId, limit: free });
+      const rows = this.sql.claimOfWebhook.all({ webhookId, now: request.now, held, limit: free });
       claimed.push(...(rows as Row[]));
       if (claimed.length >= limit) break;
     }
@@ -468,9 +475,13 @@ export class SqliteStore implements Store {
 
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     const sql = this.sql;
+    const settled: string[] = [];
     this.db.transaction(() => {
       const kept: AttemptRecord[] = [];
       for (const record of records) {
+        // A claim another worker took over after it lapsed: that worker's outcome counts.
+        if (!this.claims.holds(record.deliveryId, workerId)) continue;
+        settled.push(record.deliveryId);
         const columns = outcomeColumns(record);
         const completed = sql.completeAttempt.get(
           columns.status,
@@ -483,9 +494,8 @@ export class SqliteStore implements Store {
           columns.request_headers,
           columns.response_body,
           columns.id,
-          workerId,
         ) as { attempts: number } | undefined;
-        if (!completed) continue;
+        if (!completed) continue; // its webhook was deleted meanwhile
         kept.push(record);
         // A last attempt stays on the delivery's row alone (see rows.ts toDeliveryDetail).
         if (record.next.kind !== 'retry') continue;
@@ -501,30 +511,40 @@ export class SqliteStore implements Store {
       }
       for (const [webhookId, outcomes] of groupByWebhook(kept)) this.recordWebhookOutcomes(webhookId, outcomes, autoDisable);
     })();
+    // Only once committed: a write that failed is made again, and must find its claims.
+    this.claims.drop(settled);
   }
 
   async releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void> {
+    const released = deliveryIds.filter((id) => this.claims.holds(id, workerId));
     this.db.transaction(() => {
-      for (const id of deliveryIds) this.sql.releaseClaim.run(now, id, workerId);
+      for (const id of released) this.sql.releaseClaim.run(now, id);
     })();
-    if (deliveryIds.length > 0) this.notifyDeliveriesQueued();
+    this.claims.drop(released);
+    if (released.length > 0) this.notifyDeliveriesQueued();
   }
 
   async nextDueAt(skipWebhookIds: readonly string[] = []): Promise<number | null> {
     if (!this.claimRoute.perWebhookFirst(skipWebhookIds.length)) {
       const skipped = new Set(skipWebhookIds);
-      const head = this.sql.headDue.all(NEXT_DUE_WINDOW) as Row[];
+      const head = this.sql.headDue.all({ held: this.claims.all(), window: NEXT_DUE_WINDOW }) as Row[];
       const first = head.find((row) => row.active === 1 && !skipped.has(row.webhook_id as string));
       if (first) return first.at as number;
       if (head.length < NEXT_DUE_WINDOW) return null;
     }
     // The window holds only held-back work, or few webhooks have any: look per webhook.
-    const row = this.sql.nextDuePerWebhook.get({ saturated: JSON.stringify(skipWebhookIds) }) as { at: number | null };
+    const row = this.sql.nextDuePerWebhook.get({ held: this.claims.all(), saturated: JSON.stringify(skipWebhookIds) }) as {
+      at: number | null;
+    };
     return row.at;
   }
 
   async queueStats(now: number): Promise<QueueStats> {
-    const row = this.sql.queueStats.get({ now }) as { pending: number; oldestDueAt: number | null; disabledWebhooks: number };
+    const row = this.sql.queueStats.get({ now, held: this.claims.liveAt(now) }) as {
+      pending: number;
+      oldestDueAt: number | null;
+      disabledWebhooks: number;
+    };
     return { pending: row.pending, oldestDueAt: row.oldestDueAt ?? null, disabledWebhooks: row.disabledWebhooks };
   }
 
@@ -601,25 +621,24 @@ function reenableAssignments(wasActive: string): string[] {
 const EVENTS_OF_WEBHOOK = `(SELECT json_group_array(event_name) FROM
   (SELECT event_name FROM webhook_events WHERE webhook_id = w.id ORDER BY event_name)) AS events`;
 
-const CLAIMED_COLUMNS = 'id, webhook_id, event_id, event_name, attempts';
+const CLAIMED_COLUMNS = 'seq, id, webhook_id, event_id, event_name, attempts';
 
 /** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */
 const NEXT_DUE_WINDOW = 32;
 
-/** Not held by a live claim, at @now: claimed rows stay pending, with the claim's end beside
- * their due time (and in the due index, so the test needs no read of the row there). */
-const UNCLAIMED = '(d.lease_until IS NULL OR d.lease_until <= @now)';
-/** Not claimed at all: nextDueAt has no clock, and a claim that lapses is found by the
- * dispatcher's next claim, which it makes at least once a second. */
-const NOT_CLAIMED = 'd.lease_until IS NULL';
+/** Not held by a claim in @held, the JSON array of claimed seqs the ClaimBook gives: those
+ * live at @now for a claim, every one for nextDueAt, which has no clock (a claim that lapses is
+ * found by the dispatcher's next claim, which it makes at least once a second). The due index
+ * holds the seq, so the test needs no read of the row there. */
+const NOT_HELD = 'd.seq NOT IN (SELECT value FROM json_each(@held))';
 
 /**
  * `due`: each active webhook with pending deliveries, outside @saturated, with its earliest
- * next_attempt_at among the rows `unclaimed` lets through. The webhooks are found by skipping
+ * next_attempt_at among the rows @held leaves out. The webhooks are found by skipping
  * through the pending-by-webhook index, one probe per webhook, however long each one's backlog
  * is; within a webhook the look passes over its claimed rows only.
  */
-const pendingWebhooksDue = (unclaimed: string) => `WITH RECURSIVE pending(webhook_id) AS (
+const PENDING_WEBHOOKS_DUE = `WITH RECURSIVE pending(webhook_id) AS (
     SELECT min(webhook_id) FROM deliveries WHERE status = 'pending'
     UNION ALL
     SELECT (SELECT min(d.webhook_id) FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id > p.webhook_id)
@@ -629,7 +648,7 @@ const pendingWebhooksDue = (unclaimed: string) => `WITH RECURSIVE pending(webhoo
     SELECT p.webhook_id,
       -- In index order, stopping at the first row no claim holds (min() would read them all).
       (SELECT d.next_attempt_at FROM deliveries d WHERE d.status = 'pending' AND d.webhook_id = p.webhook_id
-        AND ${unclaimed} ORDER BY d.next_attempt_at LIMIT 1) AS at
+        AND ${NOT_HELD} ORDER BY d.next_attempt_at LIMIT 1) AS at
     FROM pending p JOIN webhooks w ON w.id = p.webhook_id AND w.active = 1
     WHERE p.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
   )`;
@@ -681,14 +700,13 @@ function prepareStatements(db: Database.Database) {
     insertIdempotencyKey: db.prepare(
       'INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)',
     ),
-    // Claims among the oldest due deliveries (a bounded window), leaving out inactive webhooks
-    // and those this worker saturates, and taking no more per webhook than its free slots. A
-    // claim holds its delivery until lease_until, so a claim whose worker died falls due again
-    // by itself.
+    // The deliveries to claim among the oldest due ones (a bounded window), leaving out
+    // inactive webhooks and those this worker saturates, and taking no more per webhook than its
+    // free slots. The claim itself is booked in memory (see ClaimBook).
     claimHead: db.prepare(`
       WITH head AS (
         SELECT seq, webhook_id, next_attempt_at FROM deliveries d
-        WHERE status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED}
+        WHERE status = 'pending' AND next_attempt_at <= @now AND ${NOT_HELD}
         ORDER BY next_attempt_at LIMIT @window
       ),
       ranked AS (
@@ -704,23 +722,19 @@ function prepareStatements(db: Database.Database) {
         WHERE ranked.rank <= @cap - coalesce(busy.taken, 0)
         LIMIT @limit
       )
-      UPDATE deliveries SET claimed_by = @workerId, lease_until = @leaseUntil
-      WHERE seq IN (SELECT seq FROM chosen)
-      RETURNING ${CLAIMED_COLUMNS}`),
+      SELECT ${CLAIMED_COLUMNS} FROM deliveries WHERE seq IN (SELECT seq FROM chosen)`),
     countDue: db.prepare(`SELECT count(*) AS n FROM (
-        SELECT 1 FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED} LIMIT @window + 1)`),
-    readyWebhooks: db.prepare(`${pendingWebhooksDue(UNCLAIMED)}
+        SELECT 1 FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now AND ${NOT_HELD} LIMIT @window + 1)`),
+    readyWebhooks: db.prepare(`${PENDING_WEBHOOKS_DUE}
       SELECT webhook_id FROM due WHERE at <= @now ORDER BY at`),
-    claimOfWebhook: db.prepare(`UPDATE deliveries SET claimed_by = @workerId, lease_until = @leaseUntil
-      WHERE seq IN (SELECT seq FROM deliveries d
-        WHERE webhook_id = @webhookId AND status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED}
-        ORDER BY next_attempt_at, seq LIMIT @limit)
-      RETURNING ${CLAIMED_COLUMNS}`),
+    claimOfWebhook: db.prepare(`SELECT ${CLAIMED_COLUMNS} FROM deliveries d
+      WHERE webhook_id = @webhookId AND status = 'pending' AND next_attempt_at <= @now AND ${NOT_HELD}
+      ORDER BY next_attempt_at, seq LIMIT @limit`),
     headDue: db.prepare(`SELECT d.webhook_id, d.next_attempt_at AS at, w.active FROM deliveries d
       JOIN webhooks w ON w.id = d.webhook_id
-      WHERE d.status = 'pending' AND ${NOT_CLAIMED}
-      ORDER BY d.next_attempt_at LIMIT ?`),
-    nextDuePerWebhook: db.prepare(`${pendingWebhooksDue(NOT_CLAIMED)} SELECT min(at) AS at FROM due`),
+      WHERE d.status = 'pending' AND ${NOT_HELD}
+      ORDER BY d.next_attempt_at LIMIT @window`),
+    nextDuePerWebhook: db.prepare(`${PENDING_WEBHOOKS_DUE} SELECT min(at) AS at FROM due`),
     // The previous secret only while its grace period runs at the claim's time.
     getTargets: db.prepare(`SELECT id, url, method, content_type, max_attempts, secret, base64_ca, proxy_url,
         CASE WHEN previous_secret_expires_at > @now THEN previous_secret END AS previous_secret
@@ -729,10 +743,10 @@ function prepareStatements(db: Database.Database) {
     // Bound by position: a batch runs it once per outcome, and binding eleven values by name
     // cost a tenth of the outcome write.
     completeAttempt: db.prepare(`UPDATE deliveries SET
-        status = ?, attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL, lease_until = NULL,
+        status = ?, attempts = attempts + 1, next_attempt_at = ?,
         status_code = ?, error_code = ?, error_message = ?, duration_ms = ?, dispatched_at = ?,
         request_headers = ?, response_body = ?
-      WHERE id = ? AND claimed_by = ?
+      WHERE id = ? AND status = 'pending'
       RETURNING attempts`),
     insertAttempt: db.prepare(`INSERT INTO attempts
       (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
@@ -749,13 +763,12 @@ function prepareStatements(db: Database.Database) {
       WHERE id = @webhookId
       RETURNING history_count, active, failing_since, consecutive_failures, disabled_reason, disabled_at`),
     releaseClaim: db.prepare(
-      `UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, next_attempt_at = ?
-        WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+      "UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending'",
     ),
     ping: db.prepare('SELECT 1'),
     queueStats: db.prepare(`SELECT
         (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
-        (SELECT min(next_attempt_at) FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now AND ${UNCLAIMED})
+        (SELECT min(next_attempt_at) FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now AND ${NOT_HELD})
           AS oldestDueAt,
         (SELECT count(*) FROM webhooks WHERE active = 0) AS disabledWebhooks`),
     getDelivery: db.prepare(`SELECT d.*, e.body FROM deliveries d JOIN events e ON e.id = d.event_id
