@@ -90,3 +90,8 @@ test('a webhook at its own cap gets more deliveries once a quarter of its slots 
   assert.ok(sizes.length > 1, `claims: ${claims.join(' ')}`);
   for (const size of sizes) assert.ok(size >= 2, `a claim of ${size} while a backlog waited: ${claims.join(' ')}`);
 });
+
+test('on SQLite, where a claim only reads, one claim fills up to 300 free slots', async () => {
+  const { claims } = await deliverBacklog({ maxInFlight: 512, maxInFlightPerWebhook: 512 });
+  assert.equal(claims.find((size) => size > 0), EVENTS, `claims: ${claims.join(' ')}`);
+});
