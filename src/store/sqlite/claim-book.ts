@@ -10,9 +10,9 @@ interface Claim {
  * The SQLite store's claims, held in its memory instead of in the delivery rows. One process
  * uses the file (the folder's lock), and its start ends every claim of the run before (see
  * SqliteStore.releaseAllClaims), so a claim written to the file protects nothing a restart
- * would not undo: claiming becomes a read, and neither the claim nor the outcome after it
- * rewrites the row's due-index entry. A claim still lapses at its lease's end, and another
- * worker may then take the delivery; the first worker's outcome is then dropped, as before.
+ * would not undo: claiming becomes a read, with no row rewritten, no index entry moved and
+ * nothing to commit. A claim still lapses at its lease's end, and another worker may then take
+ * the delivery; the first worker's outcome is then dropped, as before.
  *
  * The queries leave claimed rows out by their seq (the due index holds it), from the JSON
  * arrays this book gives them.
