@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { startReceiver, waitUntil } from '../support/index.js';
 import type { ReceivedRequest, Receiver } from '../support/index.js';
 import { TEST_ADMIN_TOKEN, startTestHerald, type TestHerald } from '../support/herald.js';
-import { ensureConsoleBuilt, eventually, launchBrowser, newPage, screenshot } from '../support/browser.js';
+import { checkControlled, ensureConsoleBuilt, eventually, launchBrowser, newPage, screenshot } from '../support/browser.js';
 import {
   historyCard,
   historyNotice,
@@ -219,7 +219,7 @@ describe('web console: operator actions', () => {
     await eventually(async () => assert.match(await dialog.innerText(), /2 failed deliveries in the history since/));
 
     // A time of one's own: one in the future is refused before anything is sent.
-    await dialog.getByRole('radio', { name: 'Since a date and time' }).check();
+    await checkControlled(dialog.getByRole('radio', { name: 'Since a date and time' }));
     const field = dialog.getByLabel('Date and time', { exact: true });
     await field.fill(localInputValue(new Date(Date.now() + 2 * 3_600_000)));
     await eventually(async () => assert.equal(await field.getAttribute('aria-invalid'), 'true'));
@@ -325,7 +325,7 @@ describe('web console: operator actions', () => {
     const resend = dialog.getByRole('checkbox', { name: /Also resend the 3 deliveries that failed since/ });
     await resend.waitFor();
     assert.equal(await resend.isChecked(), false);
-    await resend.check();
+    await checkControlled(resend);
     await screenshot(page, '17-re-enable', { fit: dialog });
     await dialog.getByRole('button', { name: 'Re-enable webhook' }).click();
     await dialog.waitFor({ state: 'hidden' });
@@ -412,7 +412,7 @@ describe('web console: operator actions', () => {
       await narrow.getByRole('button', { name: 'Resend failed deliveries' }).click();
       const dialog = narrow.getByRole('dialog', { name: 'Resend failed deliveries' });
       await dialog.waitFor();
-      await dialog.getByRole('radio', { name: 'Since a date and time' }).check();
+      await checkControlled(dialog.getByRole('radio', { name: 'Since a date and time' }));
       await dialog.getByLabel('Date and time', { exact: true }).waitFor();
       const box = await dialog.boundingBox();
       assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `the modal is inside the window: ${JSON.stringify(box)}`);

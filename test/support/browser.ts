@@ -85,6 +85,19 @@ function layoutBottom(element: Element): number {
 }
 
 /**
+ * Checks a radio button or checkbox of a controlled (React) form: its new state shows once the
+ * form renders again, which on a loaded machine can be after Playwright's own `check()` looks
+ * and gives up ("Clicking the checkbox did not change its state"). This waits for it instead.
+ */
+export async function checkControlled(input: Locator): Promise<void> {
+  if (await input.isChecked()) return;
+  await input.click();
+  await eventually(async () => {
+    if (!(await input.isChecked())) throw new Error('the input is not checked yet');
+  });
+}
+
+/**
  * Retries `assertion` until it stops throwing (or returns without throwing), for checks that
  * have no auto-waiting locator form; the last failure is reported on timeout.
  */
