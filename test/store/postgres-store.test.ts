@@ -5,7 +5,7 @@ import { newId } from '../../src/core/ids.js';
 import { instanceWebhook, waitUntil } from '../support/index.js';
 import { SecretBox } from '../../src/core/secret-box.js';
 import { PostgresStore } from '../../src/store/index.js';
-import { DELIVERY_SESSION_SETTINGS } from '../../src/store/postgres/postgres-store.js';
+import { DELIVERY_SESSION_SETTINGS, PRUNE_HISTORY_SQL } from '../../src/store/postgres/postgres-store.js';
 import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
 import { storeContract, TEST_SECRETS } from './store-contract.js';
 
@@ -220,6 +220,57 @@ describe('postgres store: delivery statements on a queue the planner has not mea
     const ordinary = await plans('');
     assert.ok(ordinary.some((plan) => readsEveryRow.test(plan)), `the burst should mislead an ordinary session:\n${ordinary.join('\n')}`);
     for (const plan of await plans(DELIVERY_SESSION_SETTINGS)) assert.doesNotMatch(plan, readsEveryRow);
+  });
+});
+
+describe('postgres store: pruning a history', () => {
+  const mine: string[] = [];
+  after(async () => dropSchemas(mine.splice(0)));
+
+  /** Index entries a plan read, kept or filtered out, over its nodes on `index`. */
+  function entriesRead(node: Record<string, unknown>, index: string): number {
+    const perLoop = (node['Actual Rows'] as number) + ((node['Rows Removed by Filter'] as number | undefined) ?? 0);
+    const own = node['Index Name'] === index ? perLoop * (node['Actual Loops'] as number) : 0;
+    const children = (node.Plans as Array<Record<string, unknown>> | undefined) ?? [];
+    return children.reduce((sum, child) => sum + entriesRead(child, index), own);
+  }
+
+  test('reads the finished deliveries it deletes, not the pending backlog behind them', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const store = await PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
+    const now = Date.now();
+    const target = sharedWebhook(now);
+    await store.insertWebhook(target);
+    const publish = (count: number) =>
+      store.publishEvents({
+        events: Array.from({ length: count }, () => ({ id: newId('evt'), eventName: 'project_created', body: '{}', tenantId: null, projectId: null })),
+        now,
+      });
+    await publish(300);
+    const claimed = await store.claimDueDeliveries({
+      workerId: 'w', now, limit: 1_000, leaseMs: 60_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 1_000,
+    });
+    const outcome = (deliveryId: string) => ({
+      deliveryId, webhookId: target.id, eventName: 'project_created', startedAt: now, durationMs: 1,
+      statusCode: 200, error: null, requestHeaders: {}, responseBodyStart: null, next: { kind: 'delivered' as const },
+    });
+    // 300 finished: under the limit and its margin, so nothing is pruned yet.
+    await store.recordAttempts('w', claimed.map((delivery) => outcome(delivery.id)));
+    await publish(3_000);
+    await store.close();
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}${DELIVERY_SESSION_SETTINGS}` });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PRUNE_HISTORY_SQL}`, [target.id, 100]);
+      await client.query('ROLLBACK');
+      const plan = (rows[0]['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0].Plan;
+      const read = entriesRead(plan, 'deliveries_by_webhook');
+      assert.ok(read >= 100 && read <= 110, `pruning 100 of 300 finished deliveries read ${read} entries of the webhook's index`);
+    } finally {
+      await client.end();
+    }
   });
 });
 

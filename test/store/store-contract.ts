@@ -371,6 +371,27 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('pruning behind a pending backlog deletes only the oldest finished deliveries', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      // The oldest delivery waits for a retry: pending, older than all the history.
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [retrying] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [delivered(retrying.id, target.id, { statusCode: 500, next: { kind: 'retry', at: NOW + 60_000 } })]);
+      const finishing = HISTORY_LIMIT + HISTORY_PRUNE_MARGIN + 50;
+      await store.publishEvents({ events: Array.from({ length: finishing }, () => event()), now: NOW });
+      const claimed = await store.claimDueDeliveries(claimRequest({ limit: 1_000 }));
+      // A backlog published after them is pending when their outcomes prune the history.
+      await store.publishEvents({ events: Array.from({ length: 300 }, () => event()), now: NOW });
+      await store.recordAttempts('worker-a', claimed.map((item) => delivered(item.id, target.id)));
+      const kept = await Promise.all(claimed.map(async (item) => (await store.getDelivery(target.id, item.id)) !== null));
+      // Claimed oldest first: the newest HISTORY_LIMIT of them are kept, the rest deleted.
+      assert.deepEqual(kept, claimed.map((_, index) => index >= finishing - HISTORY_LIMIT));
+      assert.ok(await store.getDelivery(target.id, retrying.id), 'the pending retry is kept');
+      assert.equal((await store.claimDueDeliveries(claimRequest({ now: NOW + 60_000, limit: 1_000 }))).length, 301);
+      await store.close();
+    });
+
     test('an idempotency key replays its first result and refuses another body', async () => {
       await store.insertWebhook(webhook());
       const idempotency = { key: 'tok:k1', fingerprint: 'f1' };

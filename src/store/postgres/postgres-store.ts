@@ -883,22 +883,24 @@ async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]
   return rows as Row[];
 }
 
+/**
+ * Deletes a webhook's ($1) oldest $2 finished deliveries and takes them off its history count;
+ * read from the old end of its index, never past the pending backlog (see HISTORY_PRUNE_MARGIN).
+ */
+export const PRUNE_HISTORY_SQL = `WITH pruned AS (
+    DELETE FROM deliveries WHERE seq IN (
+      SELECT seq FROM deliveries WHERE webhook_id = $1 AND status <> 'pending' ORDER BY seq LIMIT $2)
+    RETURNING 1
+  )
+  UPDATE webhooks SET history_count = history_count - (SELECT count(*) FROM pruned) WHERE id = $1`;
+
 /** Prunes the histories that grew past the limit and its margin (see HISTORY_PRUNE_MARGIN). */
 async function pruneHistories(client: Queryable, counted: Row[]): Promise<void> {
   for (const row of counted) {
     if ((row.history_count as number) <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) continue;
     // What was deleted comes off the count: the webhook's row is locked (lockWebhooks), so
     // nothing else changed its finished deliveries meanwhile, and no recount is needed.
-    await client.query(
-      `WITH pruned AS (
-         DELETE FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
-           AND seq < (SELECT seq FROM deliveries WHERE webhook_id = $1 AND status <> 'pending'
-                      ORDER BY seq DESC OFFSET $2 - 1 LIMIT 1)
-         RETURNING 1
-       )
-       UPDATE webhooks SET history_count = history_count - (SELECT count(*) FROM pruned) WHERE id = $1`,
-      [row.id, HISTORY_LIMIT],
-    );
+    await client.query(PRUNE_HISTORY_SQL, [row.id, (row.history_count as number) - HISTORY_LIMIT]);
   }
 }
 

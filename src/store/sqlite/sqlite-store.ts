@@ -465,7 +465,7 @@ export class SqliteStore implements Store {
     if (!row) return;
     if ((row.history_count as number) > HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) {
       // What was deleted comes off the count: the one writer changed nothing else meanwhile.
-      const pruned = this.sql.pruneHistory.run({ webhookId, keep: HISTORY_LIMIT }).changes;
+      const pruned = this.sql.pruneHistory.run({ webhookId, excess: (row.history_count as number) - HISTORY_LIMIT }).changes;
       this.sql.lowerHistoryCount.run({ webhookId, pruned });
     }
     const before = failureRunOf(row);
@@ -692,9 +692,11 @@ function prepareStatements(db: Database.Database) {
       (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`),
     webhookExists: db.prepare('SELECT 1 FROM webhooks WHERE id = ?'),
-    pruneHistory: db.prepare(`DELETE FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
-      AND seq < (SELECT seq FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending'
-                 ORDER BY seq DESC LIMIT 1 OFFSET @keep - 1)`),
+    // The oldest finished deliveries beyond the limit, by the webhook's count of them (see
+    // HISTORY_PRUNE_MARGIN): read from the old end of the webhook's index, never past the pending
+    // backlog that sits at its new end.
+    pruneHistory: db.prepare(`DELETE FROM deliveries WHERE seq IN (
+      SELECT seq FROM deliveries WHERE webhook_id = @webhookId AND status != 'pending' ORDER BY seq LIMIT @excess)`),
     lowerHistoryCount: db.prepare('UPDATE webhooks SET history_count = history_count - @pruned WHERE id = @webhookId'),
     getIdempotencyKey: db.prepare('SELECT fingerprint, response FROM idempotency_keys WHERE key = ?'),
     insertIdempotencyKey: db.prepare(
