@@ -12,7 +12,7 @@
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { BENCH_EVENT, BENCH_TENANT, HeraldApi, makeWorkDir, removeDir, startCluster, writeWebhookSnapshot, type Cluster } from './lib/herald.js';
 import { measureUntilAnswered, noteIfCut, publishJob, rawJob } from './lib/measure.js';
-import { startReceiver, type ReceiverProcess } from './lib/processes.js';
+import { cpuMillis, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import { formatNumber } from './lib/report.js';
 import type { StoreKind } from './lib/settings.js';
 
@@ -54,7 +54,10 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
   const { cluster, setupMs } = await startWithWebhooks(context, store, urls);
   try {
     const publish = publishJob(settings, cluster.apiUrl, { kind: 'fixed', text: JSON.stringify(EVENT) }, 1, { concurrency: 1 });
+    const pids = cluster.all.map((process) => process.pid);
+    const cpuBefore = cpuMillis(pids, store === 'postgres');
     const herald = await cluster.explain(() => measureUntilAnswered(receiver, count, publish, { maxWaitMs: settings.maxWaitMs }));
+    const cpu = cpuSpent(cpuBefore, cpuMillis(pids, store === 'postgres'), herald.answered);
     const ratio = herald.elapsedMs / raw.elapsedMs;
     report.add({
       benchmark: 'fanout',
@@ -73,14 +76,28 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
         duplicates: herald.receiver.duplicates,
         setup: settings.fanoutSetup,
         setupMs,
+        cpu,
       },
     });
+    if (cpu) report.note(`CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs${store === 'postgres' ? `, PostgreSQL ${formatNumber(cpu.databaseUsPerDelivery)} µs` : ''}`);
     noteIfCut(report, herald, settings.maxWaitMs);
     const how = settings.fanoutSetup === 'api' ? 'created one by one through the API' : 'loaded with `herald import`';
     report.note(`set-up: ${count.toLocaleString('en-US')} webhooks ${how} in ${formatNumber(setupMs / 1000)} s`);
   } finally {
     await cluster.stop();
   }
+}
+
+/** The CPU time Herald's processes (and the database server's) spent per delivery between two readings. */
+function cpuSpent(before: ReturnType<typeof cpuMillis>, after: ReturnType<typeof cpuMillis>, deliveries: number) {
+  if (!before || !after || deliveries === 0) return null;
+  const perDelivery = (ms: number) => (ms * 1000) / deliveries;
+  return {
+    heraldMs: after.processes - before.processes,
+    databaseMs: after.database - before.database,
+    heraldUsPerDelivery: perDelivery(after.processes - before.processes),
+    databaseUsPerDelivery: perDelivery(after.database - before.database),
+  };
 }
 
 /** Starts Herald with one instance webhook per URL, made as BENCH_FANOUT_SETUP says; times the making. */

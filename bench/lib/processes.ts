@@ -4,7 +4,7 @@
  * them borrows another's event loop; every child is tracked and killed when the runner ends.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type {
   ClientCommand,
@@ -344,6 +344,52 @@ export async function startBareApi(): Promise<BareApiProcess> {
     output,
   );
   return { url: `http://127.0.0.1:${port}`, kill: () => killChild(child) };
+}
+
+// ---- CPU -------------------------------------------------------------------------------------
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ), 100 on every Linux build that matters. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system, every thread) used so far by the given processes and, with
+ * `withDatabase`, by every PostgreSQL server process, in milliseconds; null where there is no
+ * /proc. Taken before and after a measurement, it says what the work cost whatever else the
+ * machine was doing: a wall-clock figure on a shared machine moves with its neighbours, the
+ * CPU spent per delivery much less.
+ */
+export function cpuMillis(pids: number[], withDatabase = false): { processes: number; database: number } | null {
+  if (!existsSync('/proc/self/stat')) return null;
+  const databasePids = withDatabase ? processesNamed('postgres') : [];
+  return { processes: sumTicks(pids), database: sumTicks(databasePids) };
+}
+
+function sumTicks(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Ended since it was listed.
+    }
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+function processesNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
+    } catch {
+      // Ended since it was listed.
+    }
+  }
+  return pids;
 }
 
 // ---- memory ----------------------------------------------------------------------------------
