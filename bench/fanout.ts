@@ -79,7 +79,11 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
         cpu,
       },
     });
-    if (cpu) report.note(`CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs${store === 'postgres' ? `, PostgreSQL ${formatNumber(cpu.databaseUsPerDelivery)} µs` : ''}`);
+    if (cpu) {
+      const database = store === 'postgres' ? `, PostgreSQL ${formatNumber(cpu.databaseUsPerDelivery)} µs` : '';
+      const rawClient = formatNumber((raw.load.cpuMs * 1000) / count);
+      report.note(`CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs${database}; the raw client ${rawClient} µs per request`);
+    }
     noteIfCut(report, herald, settings.maxWaitMs);
     const how = settings.fanoutSetup === 'api' ? 'created one by one through the API' : 'loaded with `herald import`';
     report.note(`set-up: ${count.toLocaleString('en-US')} webhooks ${how} in ${formatNumber(setupMs / 1000)} s`);

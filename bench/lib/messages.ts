@@ -89,6 +89,8 @@ export interface LoadResult {
   outcomes: Record<string, number>;
   startedAt: number;
   finishedAt: number;
+  /** CPU time (user + system) the client process spent on the job, in milliseconds. */
+  cpuMs: number;
   /** Time from sending each request to its complete answer. */
   requestLatenciesMs: number[];
   /** Rate mode: requests that started more than 5 ms after their slot because the client was behind. */

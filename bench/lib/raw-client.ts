@@ -54,6 +54,7 @@ class LoadRun {
       outcomes: {},
       startedAt: 0,
       finishedAt: 0,
+      cpuMs: 0,
       requestLatenciesMs: [],
       late: 0,
       cut: false,
@@ -62,10 +63,13 @@ class LoadRun {
 
   async run(): Promise<LoadResult> {
     this.result.startedAt = preciseNow();
+    const cpuBefore = process.cpuUsage();
     if (this.job.ratePerSecond) await this.sendAtRate(this.job.ratePerSecond);
     else await this.sendFlatOut();
     await this.drain();
     this.result.finishedAt = preciseNow();
+    const cpu = process.cpuUsage(cpuBefore);
+    this.result.cpuMs = (cpu.user + cpu.system) / 1000;
     await this.agent.close();
     return this.result;
   }
