@@ -12,7 +12,7 @@ import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies, type Cluster } from './lib/herald.js';
 import { assertAllSucceeded, measureUntilAnswered, noteIfCut, projectUrls, publishJob, rawJob } from './lib/measure.js';
 import { preciseNow } from './lib/messages.js';
-import { RssSampler, runLoad, startReceiver, type ReceiverProcess } from './lib/processes.js';
+import { cpuMillis, cpuSpent, RssSampler, runLoad, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import { formatMegabytes, formatNumber } from './lib/report.js';
 import type { StoreKind } from './lib/settings.js';
 import { perSecond } from './lib/stats.js';
@@ -50,6 +50,8 @@ interface HeraldBacklog {
   drainComplete: boolean;
   drainMs: number;
   drainPerSecond: number;
+  /** CPU time Herald (and on PostgreSQL the database server) spent on the drain. */
+  drainCpu: ReturnType<typeof cpuSpent>;
   rss: Array<{ seconds: number; phase: string; mb: number }>;
 }
 
@@ -92,7 +94,10 @@ async function measureHerald(context: BenchContext, receiver: ReceiverProcess, w
     await pause(HOLD_MS);
     const heldInFlight = (await receiver.stats()).held;
     sampler.phase = 'draining';
+    const pids = cluster.all.map((process) => process.pid);
+    const cpuBefore = cpuMillis(pids, store === 'postgres');
     const drain = await cluster.explain(() => drainBacklog(receiver, count, settings.maxWaitMs));
+    const drainCpu = cpuSpent(cpuBefore, cpuMillis(pids, store === 'postgres'), drain.count);
     sampler.stop();
     return {
       idleBytes,
@@ -103,6 +108,7 @@ async function measureHerald(context: BenchContext, receiver: ReceiverProcess, w
       drainComplete: drain.complete,
       drainMs: drain.ms,
       drainPerSecond: perSecond(drain.count, drain.ms),
+      drainCpu,
       rss: sampler.samples.map((sample) => ({
         seconds: Math.round((sample.at - sampler.samples[0].at) / 100) / 10,
         phase: sample.phase,
@@ -170,8 +176,10 @@ function addFigures(context: BenchContext, store: StoreKind, herald: HeraldBackl
       drainComplete: herald.drainComplete,
       throughputThisRun: throughputFigure?.herald.value ?? null,
       drainOverThroughput: throughputFigure ? herald.drainPerSecond / throughputFigure.herald.value : null,
+      cpu: herald.drainCpu,
     },
   });
+  if (herald.drainCpu) report.note(`CPU per delivery while draining: Herald ${formatNumber(herald.drainCpu.heraldUsPerDelivery)} µs`);
   report.note(
     `ingest while down ${formatNumber(herald.ingestPerSecond)} events/s; ${herald.heldInFlight} requests held open` +
       (throughputFigure ? `; drain / throughput this run ${formatNumber(herald.drainPerSecond / throughputFigure.herald.value)}` : ''),

@@ -12,7 +12,7 @@
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { BENCH_EVENT, BENCH_TENANT, HeraldApi, makeWorkDir, removeDir, startCluster, writeWebhookSnapshot, type Cluster } from './lib/herald.js';
 import { measureUntilAnswered, noteIfCut, publishJob, rawJob } from './lib/measure.js';
-import { cpuMillis, startReceiver, type ReceiverProcess } from './lib/processes.js';
+import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import { formatNumber } from './lib/report.js';
 import type { StoreKind } from './lib/settings.js';
 
@@ -90,18 +90,6 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
   } finally {
     await cluster.stop();
   }
-}
-
-/** The CPU time Herald's processes (and the database server's) spent per delivery between two readings. */
-function cpuSpent(before: ReturnType<typeof cpuMillis>, after: ReturnType<typeof cpuMillis>, deliveries: number) {
-  if (!before || !after || deliveries === 0) return null;
-  const perDelivery = (ms: number) => (ms * 1000) / deliveries;
-  return {
-    heraldMs: after.processes - before.processes,
-    databaseMs: after.database - before.database,
-    heraldUsPerDelivery: perDelivery(after.processes - before.processes),
-    databaseUsPerDelivery: perDelivery(after.database - before.database),
-  };
 }
 
 /** Starts Herald with one instance webhook per URL, made as BENCH_FANOUT_SETUP says; times the making. */

@@ -351,6 +351,11 @@ export async function startBareApi(): Promise<BareApiProcess> {
 /** Clock ticks per second of /proc's CPU times (USER_HZ), 100 on every Linux build that matters. */
 const TICKS_PER_SECOND = 100;
 
+export interface CpuReading {
+  processes: number;
+  database: number;
+}
+
 /**
  * CPU time (user + system, every thread) used so far by the given processes and, with
  * `withDatabase`, by every PostgreSQL server process, in milliseconds; null where there is no
@@ -358,10 +363,22 @@ const TICKS_PER_SECOND = 100;
  * machine was doing: a wall-clock figure on a shared machine moves with its neighbours, the
  * CPU spent per delivery much less.
  */
-export function cpuMillis(pids: number[], withDatabase = false): { processes: number; database: number } | null {
+export function cpuMillis(pids: number[], withDatabase = false): CpuReading | null {
   if (!existsSync('/proc/self/stat')) return null;
   const databasePids = withDatabase ? processesNamed('postgres') : [];
   return { processes: sumTicks(pids), database: sumTicks(databasePids) };
+}
+
+/** The CPU time Herald's processes (and the database server's) spent per delivery between two readings. */
+export function cpuSpent(before: CpuReading | null, after: CpuReading | null, deliveries: number) {
+  if (!before || !after || deliveries === 0) return null;
+  const perDelivery = (ms: number) => (ms * 1000) / deliveries;
+  return {
+    heraldMs: after.processes - before.processes,
+    databaseMs: after.database - before.database,
+    heraldUsPerDelivery: perDelivery(after.processes - before.processes),
+    databaseUsPerDelivery: perDelivery(after.database - before.database),
+  };
 }
 
 function sumTicks(pids: number[]): number {
