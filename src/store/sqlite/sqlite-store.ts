@@ -395,20 +395,10 @@ export class SqliteStore implements Store {
     const plan = planSlots(request);
     if (this.claimRoute.perWebhookFirst(request.inFlightByWebhook.size)) return this.claimPerWebhook(request, plan, request.limit);
     const window = headWindow(request.limit);
-    const held = this.claims.liveAt(request.now);
-    const head = this.sql.claimHead.all({
-      now: request.now,
-      held,
-      limit: request.limit,
-      window,
-      cap: request.maxInFlightPerWebhook,
-      saturated: JSON.stringify(plan.saturated),
-      busy: JSON.stringify(plan.busy),
-    }) as Row[];
-    if (head.length >= request.limit) return head;
-    // Due work behind the window was not looked at: look per webhook (see claim-plan.ts).
-    const dueLeft = (this.sql.countDue.get({ now: request.now, held, window }) as { n: number }).n;
-    if (dueLeft + head.length <= window) return head;
+    const rows = this.sql.claimHead.iterate({ now: request.now, held: this.claims.liveAt(request.now), window }) as Iterable<Row>;
+    const { chosen: head, read } = chooseFromHead(rows, plan, request);
+    // A window read to its end may have left due work behind it: look per webhook (see claim-plan.ts).
+    if (head.length >= request.limit || read < window) return head;
     const claimedFrom = head.map((row) => row.webhook_id as string);
     const rest = this.claimPerWebhook(
       request,
@@ -623,6 +613,29 @@ const EVENTS_OF_WEBHOOK = `(SELECT json_group_array(event_name) FROM
 
 const CLAIMED_COLUMNS = 'seq, id, webhook_id, event_id, event_name, attempts';
 
+/**
+ * Takes rows of the due window, oldest first, while their webhook is active, not saturated and
+ * has a free slot, until the claim is full; stops reading there, so a claim reads about as many
+ * rows as it takes rather than the whole window. `read` counts the rows looked at, taken or not.
+ */
+function chooseFromHead(rows: Iterable<Row>, plan: SlotPlan, request: ClaimRequest): { chosen: Row[]; read: number } {
+  const saturated = new Set(plan.saturated);
+  const taken = new Map<string, number>();
+  const chosen: Row[] = [];
+  let read = 0;
+  for (const row of rows) {
+    read++;
+    const webhookId = row.webhook_id as string;
+    if (row.active !== 1 || saturated.has(webhookId)) continue;
+    const inFlight = taken.get(webhookId) ?? plan.busy[webhookId] ?? 0;
+    if (inFlight >= request.maxInFlightPerWebhook) continue;
+    taken.set(webhookId, inFlight + 1);
+    chosen.push(row);
+    if (chosen.length >= request.limit) break;
+  }
+  return { chosen, read };
+}
+
 /** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */
 const NEXT_DUE_WINDOW = 32;
 
@@ -702,31 +715,13 @@ function prepareStatements(db: Database.Database) {
     insertIdempotencyKey: db.prepare(
       'INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)',
     ),
-    // The deliveries to claim among the oldest due ones (a bounded window), leaving out
-    // inactive webhooks and those this worker saturates, and taking no more per webhook than its
-    // free slots. The claim itself is booked in memory (see ClaimBook).
-    claimHead: db.prepare(`
-      WITH head AS (
-        SELECT seq, webhook_id, next_attempt_at FROM deliveries d
-        WHERE status = 'pending' AND next_attempt_at <= @now AND ${NOT_HELD}
-        ORDER BY next_attempt_at LIMIT @window
-      ),
-      ranked AS (
-        SELECT head.seq, head.webhook_id,
-          ROW_NUMBER() OVER (PARTITION BY head.webhook_id ORDER BY head.next_attempt_at, head.seq) AS rank
-        FROM head JOIN webhooks w ON w.id = head.webhook_id AND w.active = 1
-        WHERE head.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
-      ),
-      -- Materialized once: joined straight to json_each, the JSON would be read again per row.
-      busy AS MATERIALIZED (SELECT key AS webhook_id, value AS taken FROM json_each(@busy)),
-      chosen AS (
-        SELECT ranked.seq FROM ranked LEFT JOIN busy ON busy.webhook_id = ranked.webhook_id
-        WHERE ranked.rank <= @cap - coalesce(busy.taken, 0)
-        LIMIT @limit
-      )
-      SELECT ${CLAIMED_COLUMNS} FROM deliveries WHERE seq IN (SELECT seq FROM chosen)`),
-    countDue: db.prepare(`SELECT count(*) AS n FROM (
-        SELECT 1 FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now AND ${NOT_HELD} LIMIT @window + 1)`),
+    // The oldest due deliveries (a bounded window), read one at a time until the claim is full:
+    // chooseFromHead leaves out inactive webhooks and those without a free slot. The claim
+    // itself is booked in memory (see ClaimBook).
+    claimHead: db.prepare(`SELECT d.seq, d.id, d.webhook_id, d.event_id, d.event_name, d.attempts, w.active FROM deliveries d
+      JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.status = 'pending' AND d.next_attempt_at <= @now AND ${NOT_HELD}
+      ORDER BY d.next_attempt_at LIMIT @window`),
     readyWebhooks: db.prepare(`${PENDING_WEBHOOKS_DUE}
       SELECT webhook_id FROM due WHERE at <= @now ORDER BY at`),
     claimOfWebhook: db.prepare(`SELECT ${CLAIMED_COLUMNS} FROM deliveries d
