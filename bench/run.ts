@@ -64,7 +64,7 @@ async function main(): Promise<number> {
   const report = new Report(settings);
   const stores = await reachableStores(settings, report);
   printHeader(settings, stores, selected);
-  if (!process.env.NO_BUILD) buildHerald();
+  buildHerald();
   const context: BenchContext = { settings, report, stores };
   try {
     for (const benchmark of selected) {
