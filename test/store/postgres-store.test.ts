@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { setTimeout as delay } from 'node:timers/promises';
 import { newId } from '../../src/core/ids.js';
 import { instanceWebhook, waitUntil } from '../support/index.js';
 import { SecretBox } from '../../src/core/secret-box.js';
@@ -121,6 +122,45 @@ describe('postgres store: several processes on one database', () => {
       const histories = await Promise.all(webhooks.map((webhook) => stores[1].listDeliveries(webhook.id, { sort: 'newest' })));
       // Each webhook: its 48 * 2 + 8 published deliveries, plus whatever a resend found given up.
       for (const history of histories) assert.ok(history.length >= 48 * 2 + 8, `${history.length} deliveries`);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  test('a webhook deleted while its outcomes are being written: both commit, none deadlocked', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const stores = await Promise.all([openShared(schema), openShared(schema)]);
+    try {
+      // Each round races one delete against an outcome write touching the same webhook; the
+      // delete lands at a different step of the write from round to round.
+      for (let round = 0; round < 40; round++) {
+        const now = Date.now();
+        const doomed = sharedWebhook(now);
+        const kept = sharedWebhook(now);
+        for (const webhook of [doomed, kept]) await stores[0].insertWebhook(webhook);
+        const events = Array.from({ length: 4 }, () => ({
+          id: newId('evt'), eventName: 'project_created', body: '{}', tenantId: null, projectId: null,
+        }));
+        await stores[0].publishEvents({ events, now });
+        const claimed = await stores[0].claimDueDeliveries({
+          workerId: 'worker-0', now, limit: 100, leaseMs: 60_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 100,
+        });
+        assert.equal(claimed.length, 8);
+        const records = claimed.map((delivery) => ({
+          deliveryId: delivery.id, webhookId: delivery.webhook.id, eventName: delivery.eventName, startedAt: now,
+          durationMs: 1, statusCode: 200, error: null, requestHeaders: {}, responseBodyStart: '',
+          next: { kind: 'delivered' as const },
+        }));
+        const outcomes = await Promise.allSettled([
+          stores[0].recordAttempts('worker-0', records),
+          delay(round % 8).then(() => stores[1].deleteWebhook(doomed.id)),
+        ]);
+        assert.deepEqual(outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => String(outcome.reason)), []);
+        assert.equal(await stores[1].getWebhook(doomed.id), null);
+        assert.equal((await stores[1].listDeliveries(kept.id, { sort: 'newest' })).filter((d) => d.status === 'success').length, 4);
+        await stores[1].deleteWebhook(kept.id); // the next round's events match only its own two
+      }
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }

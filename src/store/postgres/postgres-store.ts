@@ -613,9 +613,15 @@ export class PostgresStore implements Store {
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     if (records.length === 0) return;
     await this.transaction(async (client) => {
-      const runs = await lockWebhooks(client, [...new Set(records.map((record) => record.webhookId))].sort());
+      // The webhooks' rows are locked for update last, just before the short writes to them:
+      // workers recording outcomes of the same webhooks wait for each other's lock until commit,
+      // and taken first it would be held through the batch's delivery writes as well. KEY SHARE
+      // meanwhile keeps the webhooks from being deleted (which waits for it instead of taking
+      // the webhook, then the delivery rows this transaction is writing: a circle).
+      await keepWebhooks(client, webhookIdsOf(records));
       const kept = await completeDeliveries(client, workerId, records);
       if (kept.length === 0) return;
+      const runs = await lockWebhooks(client, webhookIdsOf(kept));
       const counted = await updateWebhookOutcomes(client, kept);
       await pruneHistories(client, counted);
       await updateFailureRuns(client, runs, kept, autoDisable);
@@ -936,6 +942,16 @@ async function updateFailureRuns(client: Queryable, runs: Row[], records: Attemp
 async function keepWebhook(client: Queryable, webhookId: string): Promise<boolean> {
   const { rowCount } = await client.query('SELECT 1 FROM webhooks WHERE id = $1 FOR KEY SHARE', [webhookId]);
   return rowCount === 1;
+}
+
+/** keepWebhook for several: the ones that exist cannot be deleted before this transaction ends. */
+async function keepWebhooks(client: Queryable, sortedIds: string[]): Promise<void> {
+  await client.query('SELECT 1 FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR KEY SHARE', [sortedIds]);
+}
+
+/** The distinct webhooks of these records, sorted: the order every writer locks them in. */
+function webhookIdsOf(records: readonly AttemptRecord[]): string[] {
+  return [...new Set(records.map((record) => record.webhookId))].sort();
 }
 
 /**
