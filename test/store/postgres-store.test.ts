@@ -44,6 +44,10 @@ storeContract('postgres', {
     const [row] = await query(`SELECT count(*) AS n FROM "${lastSchema()}".attempts`);
     return Number(row.n);
   },
+  async deliveryRows() {
+    const [row] = await query(`SELECT count(*) AS n FROM "${lastSchema()}".deliveries`);
+    return Number(row.n);
+  },
   async cleanUp() {
     await dropSchemas(schemas.splice(0));
   },
@@ -160,6 +164,43 @@ describe('postgres store: several processes on one database', () => {
         assert.equal(await stores[1].getWebhook(doomed.id), null);
         assert.equal((await stores[1].listDeliveries(kept.id, { sort: 'newest' })).filter((d) => d.status === 'success').length, 4);
         await stores[1].deleteWebhook(kept.id); // the next round's events match only its own two
+      }
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  test('publishes racing a webhook\'s deletion leave no delivery of it behind', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const stores = await Promise.all([openShared(schema), openShared(schema)]);
+    try {
+      for (let round = 0; round < 20; round++) {
+        const doomed = sharedWebhook(Date.now());
+        await stores[0].insertWebhook(doomed);
+        const publishes = Array.from({ length: 6 }, (_, index) =>
+          delay(index).then(() =>
+            stores[index % 2].publishEvents({
+              events: Array.from({ length: 50 }, () => ({
+                id: newId('evt'), eventName: 'project_created', body: '{}', tenantId: null, projectId: null,
+              })),
+              now: Date.now(),
+            }),
+          ),
+        );
+        const deleted = delay(round % 6).then(() => stores[1].deleteWebhook(doomed.id));
+        await Promise.all([...publishes, deleted]);
+      }
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          `SELECT count(*)::int AS n FROM "${schema}".deliveries d
+           WHERE NOT EXISTS (SELECT 1 FROM "${schema}".webhooks w WHERE w.id = d.webhook_id)`,
+        );
+        assert.equal(rows[0].n, 0);
+      } finally {
+        await client.end();
       }
     } finally {
       await Promise.all(stores.map((store) => store.close()));

@@ -42,6 +42,9 @@ export function sqliteHarness(open: (dataDir: string, secrets: SecretBox) => Pro
     async attemptRows() {
       return withDatabase((db) => (db.prepare('SELECT count(*) AS n FROM attempts').get() as { n: number }).n);
     },
+    async deliveryRows() {
+      return withDatabase((db) => (db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n);
+    },
     async cleanUp() {
       for (const dir of folders.splice(0)) removeDir(dir);
     },

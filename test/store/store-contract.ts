@@ -18,6 +18,8 @@ export interface StoreHarness {
   writeStoredSecret(webhookId: string, secret: string): Promise<void>;
   /** Rows in the last database's attempts table. */
   attemptRows(): Promise<number>;
+  /** Rows in the last database's deliveries table. */
+  deliveryRows(): Promise<number>;
   cleanUp(): Promise<void>;
 }
 
@@ -371,6 +373,24 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('a delivery pruned from the history takes its attempt log with it', async () => {
+      const target = webhook();
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [retried] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [delivered(retried.id, target.id, { statusCode: 500, next: { kind: 'retry', at: NOW + 1 } })]);
+      const [again] = await store.claimDueDeliveries(claimRequest({ now: NOW + 1 }));
+      await store.recordAttempts('worker-a', [delivered(again.id, target.id)]);
+      assert.equal(await harness.attemptRows(), 1);
+      // Enough newer finished deliveries to push it out of the history.
+      await store.publishEvents({ events: Array.from({ length: HISTORY_LIMIT + HISTORY_PRUNE_MARGIN }, () => event()), now: NOW + 1 });
+      const newer = await store.claimDueDeliveries(claimRequest({ now: NOW + 1, limit: 1_000 }));
+      await store.recordAttempts('worker-a', newer.map((item) => delivered(item.id, target.id)));
+      assert.equal(await store.getDelivery(target.id, retried.id), null);
+      assert.equal(await harness.attemptRows(), 0);
+      await store.close();
+    });
+
     test('pruning behind a pending backlog deletes only the oldest finished deliveries', async () => {
       const target = webhook();
       await store.insertWebhook(target);
@@ -413,6 +433,25 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.deleteWebhook(target.id);
       assert.deepEqual(await store.claimDueDeliveries(claimRequest()), []);
       assert.equal(await store.nextDueAt(), null);
+      await store.close();
+    });
+
+    test('deleting a webhook removes its deliveries, finished or not, and their attempts', async () => {
+      const target = webhook();
+      const bystander = webhook();
+      await store.insertWebhook(target);
+      await store.insertWebhook(bystander);
+      await store.publishEvents({ events: [event(), event(), event()], now: NOW });
+      const claimed = await store.claimDueDeliveries(claimRequest());
+      const ofTarget = claimed.filter((delivery) => delivery.webhook.id === target.id);
+      const unavailable = { statusCode: 503, error: { code: 'http_status' as const, message: 'HTTP 503' } };
+      await store.recordAttempts('worker-a', [
+        delivered(ofTarget[0].id, target.id, { ...unavailable, next: { kind: 'retry', at: NOW + 5_000 } }),
+        delivered(ofTarget[1].id, target.id),
+      ]);
+      assert.deepEqual([await harness.deliveryRows(), await harness.attemptRows()], [6, 1]);
+      await store.deleteWebhook(target.id);
+      assert.deepEqual([await harness.deliveryRows(), await harness.attemptRows()], [3, 0]);
       await store.close();
     });
 

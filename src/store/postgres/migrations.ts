@@ -142,4 +142,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   UPDATE webhooks SET history_count =
     (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status <> 'pending');
   `,
+  // Deliveries and attempts lose their foreign keys: a key is checked, or cascaded, by a query
+  // per row (a delivery row cost 13 µs to insert with it, 8 without; one pruned with its attempts
+  // cost 5.7 µs by the cascade, 1.8 by one statement for the batch). The store does the same once
+  // per statement instead: a publish locks its subscribers' rows (KEY SHARE, as the key did),
+  // deleting a webhook deletes its deliveries and their attempts, and pruning its attempts.
+  `
+  ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_webhook_id_fkey;
+  ALTER TABLE attempts DROP CONSTRAINT IF EXISTS attempts_delivery_id_fkey;
+  `,
 ];

@@ -349,8 +349,18 @@ export class PostgresStore implements Store {
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
-    const result = await this.pool.query('DELETE FROM webhooks WHERE id = $1', [id]);
-    return result.rowCount === 1;
+    return this.transaction(async (client) => {
+      // The webhook's row first: deleting it waits for the publishes and outcome writes that
+      // hold it (KEY SHARE), so the deliveries deleted next include theirs.
+      const { rowCount } = await client.query('DELETE FROM webhooks WHERE id = $1', [id]);
+      if (rowCount !== 1) return false;
+      await client.query(
+        `WITH gone AS (DELETE FROM deliveries WHERE webhook_id = $1 RETURNING id)
+         DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM gone)`,
+        [id],
+      );
+      return true;
+    });
   }
 
   // ---- events ----
@@ -407,14 +417,22 @@ export class PostgresStore implements Store {
          INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
          SELECT id, event_name, body, tenant_id, project_id, $6 FROM batch
        ),
+       -- Locked once each (KEY SHARE, as a foreign key would for every row): a webhook being
+       -- deleted is either left out or deleted after this commits, deliveries and all.
+       subscribed AS (
+         SELECT w.id, w.tenant_id, w.project_id FROM webhooks w
+         WHERE w.active AND w.id IN (
+           SELECT s.webhook_id FROM webhook_events s WHERE s.event_name IN (SELECT event_name FROM batch))
+         FOR KEY SHARE
+       ),
        matches AS (
          SELECT e.id AS event_id, e.event_name, w.id AS webhook_id,
            row_number() OVER (ORDER BY e.position, w.id) AS n
          FROM batch e
          JOIN webhook_events s ON s.event_name = e.event_name
-         JOIN webhooks w ON w.id = s.webhook_id
-         WHERE w.active AND (w.tenant_id IS NULL OR (w.tenant_id = e.tenant_id
-           AND (w.project_id IS NULL OR w.project_id = e.project_id)))
+         JOIN subscribed w ON w.id = s.webhook_id
+         WHERE w.tenant_id IS NULL OR (w.tenant_id = e.tenant_id
+           AND (w.project_id IS NULL OR w.project_id = e.project_id))
        ),
        queued AS (
          INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
@@ -896,8 +914,9 @@ async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]
 export const PRUNE_HISTORY_SQL = `WITH pruned AS (
     DELETE FROM deliveries WHERE seq IN (
       SELECT seq FROM deliveries WHERE webhook_id = $1 AND status <> 'pending' ORDER BY seq LIMIT $2)
-    RETURNING 1
-  )
+    RETURNING id
+  ),
+  attempts_pruned AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM pruned))
   UPDATE webhooks SET history_count = history_count - (SELECT count(*) FROM pruned) WHERE id = $1`;
 
 /** Prunes the histories that grew past the limit and its margin (see HISTORY_PRUNE_MARGIN). */
@@ -957,8 +976,8 @@ function webhookIdsOf(records: readonly AttemptRecord[]): string[] {
 /**
  * Locks webhook rows in id order, so that writers touching several never wait on each other in
  * a circle, and returns their runs of failures as they are under the lock. NO KEY UPDATE, not
- * UPDATE: it must not wait for the KEY SHARE locks that inserting a delivery takes on its
- * webhook (the foreign key), or publishes would hold up outcomes.
+ * UPDATE: it must not wait for the KEY SHARE locks a publish takes on its subscribers, or
+ * publishes would hold up outcomes.
  */
 async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<Row[]> {
   const { rows } = await client.query(
