@@ -24,6 +24,9 @@ export interface PayloadProblem {
 interface CompiledType {
   definition: EventTypeDefinition;
   validate: ValidateFunction;
+  /** The tenant and project pointers, split and unescaped once: every publish reads them. */
+  tenantPath: string[];
+  projectPath: string[];
 }
 
 /**
@@ -43,7 +46,12 @@ export class EventCatalog {
   /** Throws an Error with the schema problem when the schema does not compile. */
   add(definition: EventTypeDefinition): void {
     const validate = this.ajv.compile(definition.schema);
-    this.types.set(definition.name, { definition, validate });
+    this.types.set(definition.name, {
+      definition,
+      validate,
+      tenantPath: pointerTokens(definition.tenantIdPointer),
+      projectPath: pointerTokens(definition.projectIdPointer),
+    });
     for (const alias of definition.aliases) this.aliases.set(alias, definition.name);
   }
 
@@ -69,11 +77,8 @@ export class EventCatalog {
   }
 
   scopeOf(canonicalName: string, payload: Record<string, unknown>): EventScope {
-    const { definition } = this.mustGet(canonicalName);
-    return {
-      tenantId: idAt(payload, definition.tenantIdPointer),
-      projectId: idAt(payload, definition.projectIdPointer),
-    };
+    const { tenantPath, projectPath } = this.mustGet(canonicalName);
+    return { tenantId: idAtPath(payload, tenantPath), projectId: idAtPath(payload, projectPath) };
   }
 
   private mustGet(name: string): CompiledType {
@@ -129,12 +134,16 @@ function createAjv() {
   return ajv;
 }
 
-/** Resolves an RFC 6901 pointer; only a non-empty string counts as an id. */
-export function idAt(payload: Record<string, unknown>, pointer: string): string | null {
+/** An RFC 6901 pointer's reference tokens, unescaped. */
+function pointerTokens(pointer: string): string[] {
+  return pointer.split('/').slice(1).map(unescapePointer);
+}
+
+/** The value at a pointer's tokens; only a non-empty string counts as an id. */
+function idAtPath(payload: Record<string, unknown>, path: readonly string[]): string | null {
   let node: unknown = payload;
-  for (const token of pointer.split('/').slice(1)) {
+  for (const key of path) {
     if (node === null || typeof node !== 'object') return null;
-    const key = token.replace(/~1/g, '/').replace(/~0/g, '~');
     if (!Object.prototype.hasOwnProperty.call(node, key)) return null;
     node = (node as Record<string, unknown>)[key];
   }
