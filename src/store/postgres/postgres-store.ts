@@ -624,9 +624,10 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One transaction of four statements whatever the batch: lock the webhooks (reading their
-   * runs of failures), complete the deliveries with their attempts, update the webhooks' last
-   * event and history count, and, only where it changed, their run of failures.
+   * One transaction of four statements whatever the batch: keep the webhooks from being
+   * deleted, complete the deliveries with their attempts, lock the webhooks (reading their runs
+   * of failures), update their last event and history count; then, only where needed, prune
+   * their histories and write their runs of failures.
    */
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     if (records.length === 0) return;
