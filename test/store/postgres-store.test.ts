@@ -304,6 +304,25 @@ describe('postgres store: delivery statements on a queue the planner has not mea
   });
 });
 
+describe('postgres store: the schema', () => {
+  const mine: string[] = [];
+  after(async () => dropSchemas(mine.splice(0)));
+
+  test('deliveries and attempts carry no foreign key: the store keeps them whole itself, once per statement', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const store = await PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
+    await store.close();
+    const rows = await query(
+      `SELECT table_name FROM information_schema.table_constraints
+       WHERE constraint_schema = $1 AND constraint_type = 'FOREIGN KEY' ORDER BY table_name`,
+      [schema],
+    );
+    // Subscriptions keep theirs: they change with a webhook's settings, never per event.
+    assert.deepEqual(rows.map((row) => row.table_name), ['webhook_events']);
+  });
+});
+
 describe('postgres store: pruning a history', () => {
   const mine: string[] = [];
   after(async () => dropSchemas(mine.splice(0)));
