@@ -59,6 +59,18 @@ describe('postgres store: several processes on one database', () => {
   const mine: string[] = [];
   after(async () => dropSchemas(mine.splice(0)));
 
+  /** `count` stores on one fresh schema, as processes sharing a database open it; closed after `use`. */
+  async function withSharedStores(count: number, use: (stores: PostgresStore[], schema: string) => Promise<void>): Promise<void> {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const stores = await Promise.all(Array.from({ length: count }, () => openShared(schema)));
+    try {
+      await use(stores, schema);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  }
+
   test('processes starting together migrate the schema exactly once', async () => {
     const schema = freshSchemaName();
     mine.push(schema);
@@ -82,21 +94,11 @@ describe('postgres store: several processes on one database', () => {
   });
 
   test('concurrent claimers never receive the same delivery', async () => {
-    const schema = freshSchemaName();
-    mine.push(schema);
-    const stores = await Promise.all([openShared(schema), openShared(schema), openShared(schema), openShared(schema)]);
-    try {
-      await drainConcurrently(stores);
-    } finally {
-      await Promise.all(stores.map((store) => store.close()));
-    }
+    await withSharedStores(4, drainConcurrently);
   });
 
   test('concurrent publishes, resends and outcomes on the same webhooks all commit, none deadlocked', async () => {
-    const schema = freshSchemaName();
-    mine.push(schema);
-    const stores = await Promise.all([openShared(schema), openShared(schema)]);
-    try {
+    await withSharedStores(2, async (stores) => {
       const now = Date.now();
       const webhooks = [sharedWebhook(now), sharedWebhook(now)];
       for (const webhook of webhooks) await stores[0].insertWebhook(webhook);
@@ -126,16 +128,11 @@ describe('postgres store: several processes on one database', () => {
       const histories = await Promise.all(webhooks.map((webhook) => stores[1].listDeliveries(webhook.id, { sort: 'newest' })));
       // Each webhook: its 48 * 2 + 8 published deliveries, plus whatever a resend found given up.
       for (const history of histories) assert.ok(history.length >= 48 * 2 + 8, `${history.length} deliveries`);
-    } finally {
-      await Promise.all(stores.map((store) => store.close()));
-    }
+    });
   });
 
   test('a webhook deleted while its outcomes are being written: both commit, none deadlocked', async () => {
-    const schema = freshSchemaName();
-    mine.push(schema);
-    const stores = await Promise.all([openShared(schema), openShared(schema)]);
-    try {
+    await withSharedStores(2, async (stores) => {
       // Each round races one delete against an outcome write touching the same webhook; the
       // delete lands at a different step of the write from round to round.
       for (let round = 0; round < 40; round++) {
@@ -165,16 +162,11 @@ describe('postgres store: several processes on one database', () => {
         assert.equal((await stores[1].listDeliveries(kept.id, { sort: 'newest' })).filter((d) => d.status === 'success').length, 4);
         await stores[1].deleteWebhook(kept.id); // the next round's events match only its own two
       }
-    } finally {
-      await Promise.all(stores.map((store) => store.close()));
-    }
+    });
   });
 
   test('publishes racing a webhook\'s deletion leave no delivery of it behind', async () => {
-    const schema = freshSchemaName();
-    mine.push(schema);
-    const stores = await Promise.all([openShared(schema), openShared(schema)]);
-    try {
+    await withSharedStores(2, async (stores, schema) => {
       for (let round = 0; round < 20; round++) {
         const doomed = sharedWebhook(Date.now());
         await stores[0].insertWebhook(doomed);
@@ -202,9 +194,7 @@ describe('postgres store: several processes on one database', () => {
       } finally {
         await client.end();
       }
-    } finally {
-      await Promise.all(stores.map((store) => store.close()));
-    }
+    });
   });
 
   async function drainConcurrently(stores: PostgresStore[]): Promise<void> {
