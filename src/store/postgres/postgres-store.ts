@@ -417,22 +417,28 @@ export class PostgresStore implements Store {
          INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
          SELECT id, event_name, body, tenant_id, project_id, $6 FROM batch
        ),
-       -- Locked once each (KEY SHARE, as a foreign key would for every row): a webhook being
-       -- deleted is either left out or deleted after this commits, deliveries and all.
+       -- Each active subscription to a name in the batch, its webhook locked (KEY SHARE, as a
+       -- foreign key would for every row): a webhook being deleted is either left out or
+       -- deleted after this commits, deliveries and all.
        subscribed AS (
-         SELECT w.id, w.tenant_id, w.project_id FROM webhooks w
-         WHERE w.active AND w.id IN (
-           SELECT s.webhook_id FROM webhook_events s WHERE s.event_name IN (SELECT event_name FROM batch))
-         FOR KEY SHARE
+         SELECT w.id, w.tenant_id, w.project_id, s.event_name FROM webhooks w
+         JOIN webhook_events s ON s.webhook_id = w.id
+         WHERE w.active AND s.event_name IN (SELECT event_name FROM batch)
+         FOR KEY SHARE OF w
        ),
+       -- The rule's three cases apart (all tenants; one tenant; one of its projects), each an
+       -- equality join: as one condition it compared every event with every subscriber.
        matches AS (
-         SELECT e.id AS event_id, e.event_name, w.id AS webhook_id,
-           row_number() OVER (ORDER BY e.position, w.id) AS n
-         FROM batch e
-         JOIN webhook_events s ON s.event_name = e.event_name
-         JOIN subscribed w ON w.id = s.webhook_id
-         WHERE w.tenant_id IS NULL OR (w.tenant_id = e.tenant_id
-           AND (w.project_id IS NULL OR w.project_id = e.project_id))
+         SELECT event_id, event_name, webhook_id, row_number() OVER (ORDER BY position, webhook_id) AS n FROM (
+           SELECT e.position, e.id AS event_id, e.event_name, w.id AS webhook_id FROM batch e JOIN subscribed w
+             ON w.event_name = e.event_name AND w.tenant_id IS NULL
+           UNION ALL
+           SELECT e.position, e.id, e.event_name, w.id FROM batch e JOIN subscribed w
+             ON w.event_name = e.event_name AND w.tenant_id = e.tenant_id AND w.project_id IS NULL
+           UNION ALL
+           SELECT e.position, e.id, e.event_name, w.id FROM batch e JOIN subscribed w
+             ON w.event_name = e.event_name AND w.tenant_id = e.tenant_id AND w.project_id = e.project_id
+         ) heard
        ),
        queued AS (
          INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
