@@ -417,14 +417,11 @@ export class PostgresStore implements Store {
          INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
          SELECT id, event_name, body, tenant_id, project_id, $6 FROM batch
        ),
-       -- Each active subscription to a name in the batch, its webhook locked (KEY SHARE, as a
-       -- foreign key would for every row): a webhook being deleted is either left out or
-       -- deleted after this commits, deliveries and all.
+       -- Each active subscription to a name in the batch.
        subscribed AS (
          SELECT w.id, w.tenant_id, w.project_id, s.event_name FROM webhooks w
          JOIN webhook_events s ON s.webhook_id = w.id
          WHERE w.active AND s.event_name IN (SELECT event_name FROM batch)
-         FOR KEY SHARE OF w
        ),
        -- The rule's three cases apart (all tenants; one tenant; one of its projects), each an
        -- equality join: as one condition it compared every event with every subscriber.
@@ -440,11 +437,17 @@ export class PostgresStore implements Store {
              ON w.event_name = e.event_name AND w.tenant_id = e.tenant_id AND w.project_id = e.project_id
          ) heard
        ),
+       -- The webhooks that hear an event, locked once each (KEY SHARE, as a foreign key would for
+       -- every row): one being deleted is either left out or deleted after this commits,
+       -- deliveries and all.
+       kept AS (
+         SELECT id FROM webhooks WHERE id IN (SELECT webhook_id FROM matches) FOR KEY SHARE
+       ),
        queued AS (
          INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
          SELECT $7 || to_hex(16777216 + n) || substr(md5(random()::text), 1, 5), webhook_id, event_id, event_name,
            'pending', 0, $6, $6
-         FROM matches ORDER BY n
+         FROM matches WHERE webhook_id IN (SELECT id FROM kept) ORDER BY n
          RETURNING event_id
        )
        SELECT event_id, count(*)::int AS n FROM queued GROUP BY event_id`,
