@@ -373,12 +373,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
-    test('a delivery pruned from the history takes its attempt log with it', async () => {
-      const target = webhook();
+    /** Stores `target`, publishes one event to it and records its first attempt failed, to retry `at`. */
+    async function firstDeliveryRetried(target: WebhookWithSecret, at: number) {
       await store.insertWebhook(target);
       await store.publishEvents({ events: [event()], now: NOW });
-      const [retried] = await store.claimDueDeliveries(claimRequest());
-      await store.recordAttempts('worker-a', [delivered(retried.id, target.id, { statusCode: 500, next: { kind: 'retry', at: NOW + 1 } })]);
+      const [claimed] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [delivered(claimed.id, target.id, { statusCode: 500, next: { kind: 'retry', at } })]);
+      return claimed;
+    }
+
+    test('a delivery pruned from the history takes its attempt log with it', async () => {
+      const target = webhook();
+      const retried = await firstDeliveryRetried(target, NOW + 1);
       const [again] = await store.claimDueDeliveries(claimRequest({ now: NOW + 1 }));
       await store.recordAttempts('worker-a', [delivered(again.id, target.id)]);
       assert.equal(await harness.attemptRows(), 1);
@@ -393,11 +399,8 @@ export function storeContract(name: string, harness: StoreHarness): void {
 
     test('pruning behind a pending backlog deletes only the oldest finished deliveries', async () => {
       const target = webhook();
-      await store.insertWebhook(target);
       // The oldest delivery waits for a retry: pending, older than all the history.
-      await store.publishEvents({ events: [event()], now: NOW });
-      const [retrying] = await store.claimDueDeliveries(claimRequest());
-      await store.recordAttempts('worker-a', [delivered(retrying.id, target.id, { statusCode: 500, next: { kind: 'retry', at: NOW + 60_000 } })]);
+      const retrying = await firstDeliveryRetried(target, NOW + 60_000);
       const finishing = HISTORY_LIMIT + HISTORY_PRUNE_MARGIN + 50;
       await store.publishEvents({ events: Array.from({ length: finishing }, () => event()), now: NOW });
       const claimed = await store.claimDueDeliveries(claimRequest({ limit: 1_000 }));
