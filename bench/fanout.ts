@@ -4,13 +4,19 @@
  * publish until all F are answered. The baseline sends F requests with the same body to the
  * same URLs from one undici pool.
  *
+ * Both sides warm up first, unmeasured, with a fifth of the load to URLs of their own: Herald
+ * fans a warm-up event out to W webhooks that hear only it (so the measured webhooks' secrets
+ * are still decrypted in the measured run), the raw client sends W requests in the process that
+ * then sends the measured ones. Without it the figure was of a process's first second: about a
+ * third of Herald's CPU went to compiling its code.
+ *
  * The webhooks are loaded with `herald import` by default: creating them one POST at a time
  * costs time that grows with the webhooks already in the scope (each create checks the scope's
  * limit by listing it), which made a 10,000-webhook set-up take many minutes.
  * BENCH_FANOUT_SETUP=api goes through the API instead; either way the set-up time is reported.
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
-import { BENCH_EVENT, BENCH_TENANT, HeraldApi, makeWorkDir, removeDir, startCluster, writeWebhookSnapshot, type Cluster } from './lib/herald.js';
+import { BENCH_EVENT, BENCH_TENANT, BENCH_WARM_UP_EVENT, HeraldApi, makeWorkDir, removeDir, startCluster, writeWebhookSnapshot, type Cluster } from './lib/herald.js';
 import { measureUntilAnswered, noteIfCut, publishJob, rawJob } from './lib/measure.js';
 import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import { formatNumber } from './lib/report.js';
@@ -19,6 +25,9 @@ import type { StoreKind } from './lib/settings.js';
 const TARGET_RATIO = 2;
 
 const EVENT = { eventName: BENCH_EVENT, payload: { tenantId: BENCH_TENANT, projectId: 'fan', fanout: true } };
+const WARM_UP_EVENT = { ...EVENT, eventName: BENCH_WARM_UP_EVENT };
+/** The warm-up's size, as a share of the measured fan-out. */
+const WARM_UP_SHARE = 0.2;
 
 export const fanout: Benchmark = {
   name: 'fanout',
@@ -39,24 +48,33 @@ export const fanout: Benchmark = {
   },
 };
 
-function fanoutUrls(receiverUrl: string, webhooks: number, paths: number): string[] {
-  return Array.from({ length: webhooks }, (_, index) => `${receiverUrl}/f${index % paths}?w=${index}`);
+function fanoutUrls(receiverUrl: string, webhooks: number, paths: number, prefix = 'f'): string[] {
+  return Array.from({ length: webhooks }, (_, index) => `${receiverUrl}/${prefix}${index % paths}?w=${index}`);
 }
 
 async function measureStore(context: BenchContext, receiver: ReceiverProcess, store: StoreKind): Promise<void> {
   const { settings, report } = context;
   const count = settings.fanoutWebhooks;
   const urls = fanoutUrls(receiver.url, count, settings.fanoutPaths);
-  const envelope = JSON.stringify({ ...EVENT, eventTimestamp: Date.now() });
-  const raw = await measureUntilAnswered(receiver, count, rawJob(settings, urls, { kind: 'fixed', text: envelope }, count), {
+  const warmUps = Math.max(1, Math.round(count * WARM_UP_SHARE));
+  const warmUpUrls = fanoutUrls(receiver.url, warmUps, settings.fanoutPaths, 'warm');
+  const envelope = { kind: 'fixed', text: JSON.stringify({ ...EVENT, eventTimestamp: Date.now() }) } as const;
+  const raw = await measureUntilAnswered(receiver, count, rawJob(settings, urls, envelope, count), {
     maxWaitMs: settings.maxWaitMs,
+    warmUp: { job: rawJob(settings, warmUpUrls, envelope, warmUps), answers: warmUps },
   });
-  const { cluster, setupMs } = await startWithWebhooks(context, store, urls);
+  const { cluster, setupMs } = await startWithWebhooks(context, store, urls, warmUpUrls);
   try {
-    const publish = publishJob(settings, cluster.apiUrl, { kind: 'fixed', text: JSON.stringify(EVENT) }, 1, { concurrency: 1 });
+    const publishOne = (event: object) => publishJob(settings, cluster.apiUrl, { kind: 'fixed', text: JSON.stringify(event) }, 1, { concurrency: 1 });
     const pids = cluster.all.map((process) => process.pid);
-    const cpuBefore = cpuMillis(pids, store === 'postgres');
-    const herald = await cluster.explain(() => measureUntilAnswered(receiver, count, publish, { maxWaitMs: settings.maxWaitMs }));
+    let cpuBefore = cpuMillis(pids, store === 'postgres');
+    const herald = await cluster.explain(() =>
+      measureUntilAnswered(receiver, count, publishOne(EVENT), {
+        maxWaitMs: settings.maxWaitMs,
+        warmUp: { job: publishOne(WARM_UP_EVENT), answers: warmUps },
+        onStart: () => (cpuBefore = cpuMillis(pids, store === 'postgres')),
+      }),
+    );
     const cpu = cpuSpent(cpuBefore, cpuMillis(pids, store === 'postgres'), herald.answered);
     const ratio = herald.elapsedMs / raw.elapsedMs;
     report.add({
@@ -97,13 +115,14 @@ async function startWithWebhooks(
   context: BenchContext,
   store: StoreKind,
   urls: string[],
+  warmUpUrls: string[],
 ): Promise<{ cluster: Cluster; setupMs: number }> {
   const { settings } = context;
   if (settings.fanoutSetup === 'import') {
     const workDir = makeWorkDir();
     try {
       const started = performance.now();
-      const cluster = await startCluster(settings, { store, importFile: writeWebhookSnapshot(workDir, urls) });
+      const cluster = await startCluster(settings, { store, importFile: writeWebhookSnapshot(workDir, urls, warmUpUrls) });
       return { cluster, setupMs: performance.now() - started };
     } finally {
       removeDir(workDir);
@@ -113,7 +132,11 @@ async function startWithWebhooks(
   try {
     const api = new HeraldApi(cluster.apiUrl);
     await api.createEventType();
-    const setupMs = await api.createWebhooks(urls.length, (index) => ({ url: urls[index] }));
+    await api.createEventType(BENCH_WARM_UP_EVENT);
+    const all = [...urls, ...warmUpUrls];
+    const setupMs = await api.createWebhooks(all.length, (index) =>
+      index < urls.length ? { url: all[index] } : { url: all[index], events: [BENCH_WARM_UP_EVENT] },
+    );
     await api.close();
     return { cluster, setupMs };
   } catch (error) {

@@ -15,6 +15,8 @@ import type { BenchSettings, StoreKind } from './settings.js';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 /** A custom event type with no schema: its tenant and project ids at /tenantId and /projectId. */
 export const BENCH_EVENT = 'bench_event';
+/** Published before a measurement, to webhooks of its own (see WarmUp in measure.ts). */
+export const BENCH_WARM_UP_EVENT = 'bench_warm_up';
 export const BENCH_TENANT = 'bench';
 const WEBHOOK_SECRET = 'bench-webhook-secret';
 
@@ -181,18 +183,18 @@ export class HeraldApi {
     return (text ? JSON.parse(text) : null) as T;
   }
 
-  createEventType(): Promise<unknown> {
-    return this.call('POST', '/api/event-types', { name: BENCH_EVENT, description: 'benchmark events' });
+  createEventType(name = BENCH_EVENT): Promise<unknown> {
+    return this.call('POST', '/api/event-types', { name, description: describeEvent(name) });
   }
 
-  createWebhook(url: string, scope: { tenantId?: string; projectId?: string } = {}): Promise<{ id: string }> {
+  createWebhook(url: string, scope: { tenantId?: string; projectId?: string; events?: string[] } = {}): Promise<{ id: string }> {
     return this.call('POST', '/api/webhooks', { url, events: [BENCH_EVENT], secret: WEBHOOK_SECRET, ...scope });
   }
 
   /** Creates many webhooks, `concurrency` requests at a time; resolves with the time it took. */
   async createWebhooks(
     count: number,
-    describe: (index: number) => { url: string; tenantId?: string; projectId?: string },
+    describe: (index: number) => { url: string; tenantId?: string; projectId?: string; events?: string[] },
     concurrency = 8,
   ): Promise<number> {
     const started = performance.now();
@@ -260,11 +262,15 @@ export function deliveryBodyLike(index: number, webhooks: number): string {
   return JSON.stringify({ eventName: event.eventName, eventTimestamp: Date.now(), payload: event.payload });
 }
 
-/** The bench event type as `herald export` writes a custom one. */
-function benchEventType() {
+function describeEvent(name: string): string {
+  return name === BENCH_WARM_UP_EVENT ? 'benchmark warm-up events' : 'benchmark events';
+}
+
+/** A bench event type as `herald export` writes a custom one. */
+function benchEventType(name: string) {
   return {
-    name: BENCH_EVENT,
-    description: 'benchmark events',
+    name,
+    description: describeEvent(name),
     schema: { type: 'object' },
     tenantIdPointer: '/tenantId',
     projectIdPointer: '/projectId',
@@ -279,16 +285,21 @@ function webhookId(index: number): string {
 }
 
 /**
- * Writes a `herald export` file holding the bench event type and one instance webhook per URL,
- * for `herald import`: the bulk way to set up many webhooks (see the fan-out benchmark).
+ * Writes a `herald export` file holding the bench event types and one instance webhook per URL,
+ * for `herald import`: the bulk way to set up many webhooks (see the fan-out benchmark). The
+ * `warmUpUrls` webhooks hear only BENCH_WARM_UP_EVENT.
  */
-export function writeWebhookSnapshot(dir: string, urls: string[]): string {
+export function writeWebhookSnapshot(dir: string, urls: string[], warmUpUrls: string[] = []): string {
   const now = Date.now();
-  const webhooks = urls.map((url, index) => ({
+  const subscriptions = [
+    ...urls.map((url) => ({ url, event: BENCH_EVENT })),
+    ...warmUpUrls.map((url) => ({ url, event: BENCH_WARM_UP_EVENT })),
+  ];
+  const webhooks = subscriptions.map(({ url, event }, index) => ({
     id: webhookId(index),
     name: null,
     url,
-    events: [BENCH_EVENT],
+    events: [event],
     tenantId: null,
     projectId: null,
     method: 'POST',
@@ -301,8 +312,9 @@ export function writeWebhookSnapshot(dir: string, urls: string[]): string {
     updatedAt: now,
     secret: WEBHOOK_SECRET,
   }));
-  const snapshot = { format: 'herald-export', version: 1, exportedAt: new Date(now).toISOString(), webhooks, eventTypes: [benchEventType()], tokens: [] };
-  const file = path.join(dir, `webhooks-${urls.length}.json`);
+  const eventTypes = [benchEventType(BENCH_EVENT), benchEventType(BENCH_WARM_UP_EVENT)];
+  const snapshot = { format: 'herald-export', version: 1, exportedAt: new Date(now).toISOString(), webhooks, eventTypes, tokens: [] };
+  const file = path.join(dir, `webhooks-${subscriptions.length}.json`);
   writeFileSync(file, JSON.stringify(snapshot));
   return file;
 }

@@ -5,7 +5,7 @@
  */
 import { AUTH_HEADERS } from './herald.js';
 import type { BodySpec, LoadJob, LoadResult, ReceiverStats } from './messages.js';
-import { runLoad, type ReceiverProcess } from './processes.js';
+import { runLoad, type ClientProcess, type ReceiverProcess } from './processes.js';
 import type { Report } from './report.js';
 import type { BenchSettings } from './settings.js';
 import { perSecond } from './stats.js';
@@ -24,20 +24,36 @@ export interface DeliveryMeasurement {
 }
 
 /**
+ * A load run before the measured one, unmeasured, until the receiver has answered `answers`
+ * requests: it compiles the code both sides run (Herald's, or the raw client's in the same
+ * process) and opens their connections, so the figure is of a running service, not of its
+ * first second.
+ */
+export interface WarmUp {
+  job: LoadJob;
+  answers: number;
+}
+
+/**
  * Resets the receiver, runs `job` and waits until `count` distinct requests (of `group`) have
- * been answered, or until the wait's limit. A load with failed requests is an error: its
+ * been answered, or until the wait's limit; any warm-up runs first, and `onStart` between the two. A load with failed requests is an error: its
  * figure would be meaningless.
  */
 export async function measureUntilAnswered(
   receiver: ReceiverProcess,
   count: number,
   job: LoadJob,
-  options: { group?: string; maxWaitMs: number },
+  options: { group?: string; maxWaitMs: number; warmUp?: WarmUp; onStart?: () => void },
 ): Promise<DeliveryMeasurement> {
-  receiver.reset();
-  const reached = receiver.waitForAnswered(count, options.maxWaitMs, options.group);
-  reached.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-  const load = await runLoad(job);
+  const { warmUp } = options;
+  let reached!: ReturnType<ReceiverProcess['waitForAnswered']>;
+  const load = await runLoad(job, async (client) => {
+    if (warmUp) await runUntilAnswered(client, receiver, warmUp, options.maxWaitMs);
+    options.onStart?.();
+    receiver.reset();
+    reached = receiver.waitForAnswered(count, options.maxWaitMs, options.group);
+    reached.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+  });
   assertAllSucceeded(load, job);
   const result = await reached;
   const elapsedMs = result.at - load.startedAt;
@@ -50,6 +66,15 @@ export async function measureUntilAnswered(
     load,
     receiver: await receiver.stats(),
   };
+}
+
+async function runUntilAnswered(client: ClientProcess, receiver: ReceiverProcess, warmUp: WarmUp, maxWaitMs: number): Promise<void> {
+  receiver.reset();
+  const reached = receiver.waitForAnswered(warmUp.answers, maxWaitMs);
+  reached.catch(() => undefined);
+  assertAllSucceeded(await client.run(warmUp.job), warmUp.job);
+  const result = await reached;
+  if (!result.complete) throw new Error(`the warm-up was answered ${result.count} times of ${warmUp.answers}`);
 }
 
 export function assertAllSucceeded(load: LoadResult, job: LoadJob): void {

@@ -315,10 +315,14 @@ export async function startClient(): Promise<ClientProcess> {
   };
 }
 
-/** Runs one job in a fresh client process, then ends it. */
-export async function runLoad(job: LoadJob): Promise<LoadResult> {
+/**
+ * Runs one job in a fresh client process, then ends it. `before`, when given, runs first in the
+ * same process (a warm-up, say), so the job itself runs on code the JIT has already compiled.
+ */
+export async function runLoad(job: LoadJob, before?: (client: ClientProcess) => Promise<void>): Promise<LoadResult> {
   const client = await startClient();
   try {
+    await before?.(client);
     return await client.run(job);
   } finally {
     await client.kill();
