@@ -3,6 +3,7 @@
  * project webhooks, timed from the first publish until the receiver has answered N distinct
  * deliveries. The baseline posts the same body bytes N times to the same receiver from one
  * undici pool, measured right before each Herald run so both see the same machine load.
+ * Both first run a tenth of the load unmeasured (see WarmUp in lib/measure.ts).
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies } from './lib/herald.js';
@@ -11,6 +12,8 @@ import { startReceiver, type ReceiverProcess } from './lib/processes.js';
 import type { StoreKind } from './lib/settings.js';
 
 export const BATCH_SIZE = 1000;
+/** The warm-up's size, as a share of the measured load. */
+const WARM_UP_SHARE = 0.1;
 
 interface Variant {
   name: string;
@@ -50,12 +53,13 @@ export const throughput: Benchmark = {
 async function runVariant(context: BenchContext, receiver: ReceiverProcess, workDir: string, variant: Variant): Promise<void> {
   const { settings, report } = context;
   const count = settings.throughputDeliveries;
-  const raw = await measureUntilAnswered(
-    receiver,
-    count,
-    rawJob(settings, projectUrls(receiver.url, settings.webhooks), { kind: 'fixed', text: deliveryBodyLike(0, settings.webhooks) }, count),
-    { maxWaitMs: settings.maxWaitMs },
-  );
+  const rawOf = (requests: number) =>
+    rawJob(settings, projectUrls(receiver.url, settings.webhooks), { kind: 'fixed', text: deliveryBodyLike(0, settings.webhooks) }, requests);
+  const warmUps = warmUpCount(count);
+  const raw = await measureUntilAnswered(receiver, count, rawOf(count), {
+    maxWaitMs: settings.maxWaitMs,
+    warmUp: { job: rawOf(warmUps), answers: warmUps },
+  });
   const herald = await measureHerald(context, receiver, workDir, variant);
   const ratio = herald.measurement.perSecond / raw.perSecond;
   report.add({
@@ -94,18 +98,30 @@ async function measureHerald(
 ): Promise<{ measurement: DeliveryMeasurement; env: Record<string, string> }> {
   const { settings } = context;
   const count = settings.throughputDeliveries;
-  const batches = writeBatchBodies(workDir, count, BATCH_SIZE, settings.webhooks);
+  const warmUps = warmUpCount(count);
   const cluster = await startCluster(settings, { store: variant.store, workers: variant.workers });
   try {
     const api = new HeraldApi(cluster.apiUrl);
     await createProjectWebhooks(api, receiver.url, settings.webhooks);
     await api.close();
-    const job = publishJob(settings, cluster.apiUrl, { kind: 'file', path: batches.path }, batches.count, {
-      concurrency: settings.publishConcurrency,
-    });
-    const measurement = await cluster.explain(() => measureUntilAnswered(receiver, count, job, { maxWaitMs: settings.maxWaitMs }));
+    const publishOf = (events: number) => {
+      const batches = writeBatchBodies(workDir, events, BATCH_SIZE, settings.webhooks);
+      return publishJob(settings, cluster.apiUrl, { kind: 'file', path: batches.path }, batches.count, {
+        concurrency: settings.publishConcurrency,
+      });
+    };
+    const measurement = await cluster.explain(() =>
+      measureUntilAnswered(receiver, count, publishOf(count), {
+        maxWaitMs: settings.maxWaitMs,
+        warmUp: { job: publishOf(warmUps), answers: warmUps },
+      }),
+    );
     return { measurement, env: cluster.env };
   } finally {
     await cluster.stop();
   }
+}
+
+function warmUpCount(count: number): number {
+  return Math.max(1, Math.round(count * WARM_UP_SHARE));
 }
