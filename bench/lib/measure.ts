@@ -36,8 +36,8 @@ export interface WarmUp {
 
 /**
  * Resets the receiver, runs `job` and waits until `count` distinct requests (of `group`) have
- * been answered, or until the wait's limit; any warm-up runs first, and `onStart` between the two. A load with failed requests is an error: its
- * figure would be meaningless.
+ * been answered, or until the wait's limit; a warm-up runs first, and `onStart` between the two.
+ * A load with failed requests is an error: its figure would be meaningless.
  */
 export async function measureUntilAnswered(
   receiver: ReceiverProcess,
