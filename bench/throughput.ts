@@ -8,7 +8,8 @@
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies } from './lib/herald.js';
 import { measureUntilAnswered, noteIfCut, projectUrls, publishJob, rawJob, type DeliveryMeasurement } from './lib/measure.js';
-import { startReceiver, type ReceiverProcess } from './lib/processes.js';
+import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
+import { formatNumber } from './lib/report.js';
 import type { StoreKind } from './lib/settings.js';
 
 export const BATCH_SIZE = 1000;
@@ -84,8 +85,14 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
       rawConnections: settings.rawConnections,
       rawConcurrency: settings.rawConcurrency,
       heraldEnv: herald.env,
+      cpu: herald.cpu,
     },
   });
+  if (herald.cpu) {
+    const database = variant.store === 'postgres' ? `, PostgreSQL ${formatNumber(herald.cpu.databaseUsPerDelivery)} µs` : '';
+    const rawClient = formatNumber((raw.load.cpuMs * 1000) / count);
+    report.note(`CPU per delivery: Herald ${formatNumber(herald.cpu.heraldUsPerDelivery)} µs${database}; the raw client ${rawClient} µs per request`);
+  }
   noteIfCut(report, herald.measurement, settings.maxWaitMs);
   noteIfCut(report, raw, settings.maxWaitMs);
 }
@@ -95,7 +102,7 @@ async function measureHerald(
   receiver: ReceiverProcess,
   workDir: string,
   variant: Variant,
-): Promise<{ measurement: DeliveryMeasurement; env: Record<string, string> }> {
+): Promise<{ measurement: DeliveryMeasurement; env: Record<string, string>; cpu: ReturnType<typeof cpuSpent> }> {
   const { settings } = context;
   const count = settings.throughputDeliveries;
   const warmUps = warmUpCount(count);
@@ -110,13 +117,18 @@ async function measureHerald(
         concurrency: settings.publishConcurrency,
       });
     };
+    const pids = cluster.all.map((process) => process.pid);
+    const withDatabase = variant.store === 'postgres';
+    let cpuBefore: ReturnType<typeof cpuMillis> = null; // read once the warm-up is over
     const measurement = await cluster.explain(() =>
       measureUntilAnswered(receiver, count, publishOf(count), {
         maxWaitMs: settings.maxWaitMs,
         warmUp: { job: publishOf(warmUps), answers: warmUps },
+        onStart: () => (cpuBefore = cpuMillis(pids, withDatabase)),
       }),
     );
-    return { measurement, env: cluster.env };
+    const cpu = cpuSpent(cpuBefore, cpuMillis(pids, withDatabase), measurement.answered);
+    return { measurement, env: cluster.env, cpu };
   } finally {
     await cluster.stop();
   }
