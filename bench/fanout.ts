@@ -17,7 +17,7 @@
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { BENCH_EVENT, BENCH_TENANT, BENCH_WARM_UP_EVENT, HeraldApi, makeWorkDir, removeDir, startCluster, writeWebhookSnapshot, type Cluster } from './lib/herald.js';
-import { measureUntilAnswered, noteIfCut, publishJob, rawJob } from './lib/measure.js';
+import { measureUntilAnswered, noteCpuPerDelivery, noteIfCut, publishJob, rawJob, warmUpSize } from './lib/measure.js';
 import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import { formatNumber } from './lib/report.js';
 import type { StoreKind } from './lib/settings.js';
@@ -56,7 +56,7 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
   const { settings, report } = context;
   const count = settings.fanoutWebhooks;
   const urls = fanoutUrls(receiver.url, count, settings.fanoutPaths);
-  const warmUps = Math.max(1, Math.round(count * WARM_UP_SHARE));
+  const warmUps = warmUpSize(count, WARM_UP_SHARE);
   const warmUpUrls = fanoutUrls(receiver.url, warmUps, settings.fanoutPaths, 'warm');
   const envelope = { kind: 'fixed', text: JSON.stringify({ ...EVENT, eventTimestamp: Date.now() }) } as const;
   const raw = await measureUntilAnswered(receiver, count, rawJob(settings, urls, envelope, count), {
@@ -97,11 +97,7 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
         cpu,
       },
     });
-    if (cpu) {
-      const database = store === 'postgres' ? `, PostgreSQL ${formatNumber(cpu.databaseUsPerDelivery)} µs` : '';
-      const rawClient = formatNumber((raw.load.cpuMs * 1000) / count);
-      report.note(`CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs${database}; the raw client ${rawClient} µs per request`);
-    }
+    noteCpuPerDelivery(report, cpu, store === 'postgres', raw);
     noteIfCut(report, herald, settings.maxWaitMs);
     const how = settings.fanoutSetup === 'api' ? 'created one by one through the API' : 'loaded with `herald import`';
     report.note(`set-up: ${count.toLocaleString('en-US')} webhooks ${how} in ${formatNumber(setupMs / 1000)} s`);

@@ -7,9 +7,8 @@
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies } from './lib/herald.js';
-import { measureUntilAnswered, noteIfCut, projectUrls, publishJob, rawJob, type DeliveryMeasurement } from './lib/measure.js';
+import { measureUntilAnswered, noteCpuPerDelivery, noteIfCut, projectUrls, publishJob, rawJob, warmUpSize, type DeliveryMeasurement } from './lib/measure.js';
 import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
-import { formatNumber } from './lib/report.js';
 import type { StoreKind } from './lib/settings.js';
 
 export const BATCH_SIZE = 1000;
@@ -56,7 +55,7 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
   const count = settings.throughputDeliveries;
   const rawOf = (requests: number) =>
     rawJob(settings, projectUrls(receiver.url, settings.webhooks), { kind: 'fixed', text: deliveryBodyLike(0, settings.webhooks) }, requests);
-  const warmUps = warmUpCount(count);
+  const warmUps = warmUpSize(count, WARM_UP_SHARE);
   const raw = await measureUntilAnswered(receiver, count, rawOf(count), {
     maxWaitMs: settings.maxWaitMs,
     warmUp: { job: rawOf(warmUps), answers: warmUps },
@@ -88,11 +87,7 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
       cpu: herald.cpu,
     },
   });
-  if (herald.cpu) {
-    const database = variant.store === 'postgres' ? `, PostgreSQL ${formatNumber(herald.cpu.databaseUsPerDelivery)} µs` : '';
-    const rawClient = formatNumber((raw.load.cpuMs * 1000) / count);
-    report.note(`CPU per delivery: Herald ${formatNumber(herald.cpu.heraldUsPerDelivery)} µs${database}; the raw client ${rawClient} µs per request`);
-  }
+  noteCpuPerDelivery(report, herald.cpu, variant.store === 'postgres', raw);
   noteIfCut(report, herald.measurement, settings.maxWaitMs);
   noteIfCut(report, raw, settings.maxWaitMs);
 }
@@ -105,7 +100,7 @@ async function measureHerald(
 ): Promise<{ measurement: DeliveryMeasurement; env: Record<string, string>; cpu: ReturnType<typeof cpuSpent> }> {
   const { settings } = context;
   const count = settings.throughputDeliveries;
-  const warmUps = warmUpCount(count);
+  const warmUps = warmUpSize(count, WARM_UP_SHARE);
   const cluster = await startCluster(settings, { store: variant.store, workers: variant.workers });
   try {
     const api = new HeraldApi(cluster.apiUrl);
@@ -132,8 +127,4 @@ async function measureHerald(
   } finally {
     await cluster.stop();
   }
-}
-
-function warmUpCount(count: number): number {
-  return Math.max(1, Math.round(count * WARM_UP_SHARE));
 }

@@ -5,8 +5,8 @@
  */
 import { AUTH_HEADERS } from './herald.js';
 import type { BodySpec, LoadJob, LoadResult, ReceiverStats } from './messages.js';
-import { runLoad, type ClientProcess, type ReceiverProcess } from './processes.js';
-import type { Report } from './report.js';
+import { runLoad, type ClientProcess, type cpuSpent, type ReceiverProcess } from './processes.js';
+import { formatNumber, type Report } from './report.js';
 import type { BenchSettings } from './settings.js';
 import { perSecond } from './stats.js';
 
@@ -32,6 +32,19 @@ export interface DeliveryMeasurement {
 export interface WarmUp {
   job: LoadJob;
   answers: number;
+}
+
+/** A warm-up's size: `share` of the measured `count`, one at least. */
+export function warmUpSize(count: number, share: number): number {
+  return Math.max(1, Math.round(count * share));
+}
+
+/** Notes Herald's (and PostgreSQL's) CPU time per delivery beside the raw client's per request. */
+export function noteCpuPerDelivery(report: Report, cpu: ReturnType<typeof cpuSpent>, withDatabase: boolean, raw: DeliveryMeasurement): void {
+  if (!cpu) return;
+  const database = withDatabase ? `, PostgreSQL ${formatNumber(cpu.databaseUsPerDelivery)} µs` : '';
+  const rawClient = formatNumber((raw.load.cpuMs * 1000) / raw.expected);
+  report.note(`CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs${database}; the raw client ${rawClient} µs per request`);
 }
 
 /**
