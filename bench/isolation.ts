@@ -5,7 +5,8 @@
  * answers (so each of their requests lasts the delivery timeout, then is retried). Events go
  * to all N in turn at a fixed rate, each stamped with its send time, and the p99
  * publish-to-receipt of the healthy half is compared with the same figure from a run where
- * the odd webhooks answer too. Both runs start with one unmeasured second at the rate.
+ * the odd webhooks answer too. Both runs start with one unmeasured second at the rate, from
+ * the client that then sends the measured events.
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { BENCH_TENANT, HeraldApi, stampedEventTemplate, startCluster } from './lib/herald.js';
@@ -72,14 +73,16 @@ async function measureRun(context: BenchContext, receiver: ReceiverProcess, stor
     const body = { kind: 'template', template: stampedEventTemplate(), cycle: settings.isolationWebhooks } as const;
     const rate = settings.isolationRate;
     const healthyOf = (count: number) => Math.ceil(count / 2); // even event numbers go to the healthy half
-    const run = (count: number) =>
-      measureUntilAnswered(receiver, healthyOf(count), publishJob(settings, cluster.apiUrl, body, count, { concurrency: PUBLISH_CONCURRENCY, ratePerSecond: rate }), {
+    const publishOf = (count: number) => publishJob(settings, cluster.apiUrl, body, count, { concurrency: PUBLISH_CONCURRENCY, ratePerSecond: rate });
+    const warmUps = Math.max(50, rate); // one second at the rate
+    const count = Math.max(50, Math.round(rate * settings.isolationSeconds));
+    const measurement = await cluster.explain(() =>
+      measureUntilAnswered(receiver, healthyOf(count), publishOf(count), {
         group: HEALTHY,
         maxWaitMs: settings.maxWaitMs,
-      });
-    await cluster.explain(() => run(Math.max(50, rate))); // warm-up: one second at the rate
-    const count = Math.max(50, Math.round(rate * settings.isolationSeconds));
-    const measurement = await cluster.explain(() => run(count));
+        warmUp: { job: publishOf(warmUps), answers: healthyOf(warmUps), group: HEALTHY },
+      }),
+    );
     const latencies = measurement.receiver.groups[HEALTHY]?.latenciesMs ?? [];
     const missing = Math.max(0, healthyOf(count) - latencies.length);
     const healthy = summarise([...latencies, ...Array<number>(missing).fill(Number.POSITIVE_INFINITY)]);

@@ -32,6 +32,8 @@ export interface DeliveryMeasurement {
 export interface WarmUp {
   job: LoadJob;
   answers: number;
+  /** Counts only this group's answers (all groups' without it). */
+  group?: string;
 }
 
 /** A warm-up's size: `share` of the measured `count`, one at least. */
@@ -83,7 +85,7 @@ export async function measureUntilAnswered(
 
 async function runUntilAnswered(client: ClientProcess, receiver: ReceiverProcess, warmUp: WarmUp, maxWaitMs: number): Promise<void> {
   receiver.reset();
-  const reached = receiver.waitForAnswered(warmUp.answers, maxWaitMs);
+  const reached = receiver.waitForAnswered(warmUp.answers, maxWaitMs, warmUp.group);
   reached.catch(() => undefined);
   assertAllSucceeded(await client.run(warmUp.job), warmUp.job);
   const result = await reached;

@@ -36,6 +36,21 @@ function bodyMaker(spec: BodySpec): BodyMaker {
       .join('');
 }
 
+/**
+ * One pool per connection count, kept for the process's life: a job that follows its warm-up
+ * finds the connections the warm-up opened, as a producer with keep-alive connections would.
+ */
+const agents = new Map<number, Agent>();
+
+function agentFor(connections: number): Agent {
+  let agent = agents.get(connections);
+  if (!agent) {
+    agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
+    agents.set(connections, agent);
+  }
+  return agent;
+}
+
 class LoadRun {
   private readonly agent: Agent;
   private readonly makeBody: BodyMaker;
@@ -45,7 +60,7 @@ class LoadRun {
   private slotFreed: (() => void) | null = null;
 
   constructor(private readonly job: LoadJob) {
-    this.agent = new Agent({ connections: job.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+    this.agent = agentFor(job.connections);
     this.makeBody = bodyMaker(job.body);
     this.result = {
       sent: 0,
@@ -70,7 +85,6 @@ class LoadRun {
     this.result.finishedAt = preciseNow();
     const cpu = process.cpuUsage(cpuBefore);
     this.result.cpuMs = (cpu.user + cpu.system) / 1000;
-    await this.agent.close();
     return this.result;
   }
 
