@@ -6,11 +6,22 @@
  * enough not to fire meanwhile) and everything else waits in the store, due. N events are
  * published in batches, Herald's RSS is sampled all along, then the receiver switches to
  * answering (the held requests too) and the drain is timed until all N are answered. The
- * drain's baseline is the raw client sending N requests to the same receiver.
+ * drain's baseline is the raw client sending N requests to the same receiver, right before and
+ * right after Herald's run (see BracketedBaseline).
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies, type Cluster } from './lib/herald.js';
-import { assertAllSucceeded, measureUntilAnswered, noteIfCut, projectUrls, publishJob, rawJob } from './lib/measure.js';
+import {
+  assertAllSucceeded,
+  measureBetweenBaselines,
+  measureUntilAnswered,
+  noteBaselineRuns,
+  noteIfCut,
+  projectUrls,
+  publishJob,
+  rawJob,
+  type BracketedBaseline,
+} from './lib/measure.js';
 import { preciseNow } from './lib/messages.js';
 import { cpuMillis, cpuSpent, RssSampler, runLoad, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import { formatMegabytes, formatNumber } from './lib/report.js';
@@ -60,15 +71,17 @@ async function measureStore(context: BenchContext, store: StoreKind): Promise<vo
   const receiver = await startReceiver();
   const workDir = makeWorkDir();
   try {
-    const herald = await measureHerald(context, receiver, workDir, store);
-    const raw = await measureUntilAnswered(
-      receiver,
-      settings.backlogDeliveries,
-      rawJob(settings, projectUrls(receiver.url, settings.webhooks), { kind: 'fixed', text: deliveryBodyLike(0, settings.webhooks) }, settings.backlogDeliveries),
-      { maxWaitMs: settings.maxWaitMs },
-    );
-    addFigures(context, store, herald, raw.perSecond);
-    noteIfCut(context.report, raw, settings.maxWaitMs);
+    const measureRaw = () =>
+      measureUntilAnswered(
+        receiver,
+        settings.backlogDeliveries,
+        rawJob(settings, projectUrls(receiver.url, settings.webhooks), { kind: 'fixed', text: deliveryBodyLike(0, settings.webhooks) }, settings.backlogDeliveries),
+        { maxWaitMs: settings.maxWaitMs },
+      );
+    const { herald, baseline: raw } = await measureBetweenBaselines(measureRaw, () => measureHerald(context, receiver, workDir, store));
+    addFigures(context, store, herald, raw);
+    noteIfCut(context.report, raw.before, settings.maxWaitMs);
+    noteIfCut(context.report, raw.after, settings.maxWaitMs);
   } finally {
     await receiver.kill();
     removeDir(workDir);
@@ -148,7 +161,7 @@ async function drainBacklog(receiver: ReceiverProcess, count: number, maxWaitMs:
   return { count: result.count, complete: result.complete, ms: result.at - switchedAt };
 }
 
-function addFigures(context: BenchContext, store: StoreKind, herald: HeraldBacklog, rawPerSecond: number): void {
+function addFigures(context: BenchContext, store: StoreKind, herald: HeraldBacklog, raw: BracketedBaseline): void {
   const { report, settings } = context;
   const count = settings.backlogDeliveries;
   const shared = { store, deliveries: count, webhooks: settings.webhooks, deliveryTimeoutMs: settings.backlogTimeoutMs };
@@ -166,19 +179,22 @@ function addFigures(context: BenchContext, store: StoreKind, herald: HeraldBackl
     benchmark: 'backlog',
     name: `backlog ${store} drain`,
     herald: { value: herald.drainPerSecond, unit: 'deliveries/s' },
-    baseline: { label: 'raw', value: rawPerSecond, unit: 'req/s' },
-    ratio: herald.drainPerSecond / rawPerSecond,
+    baseline: { label: 'raw', value: raw.perSecond, unit: 'req/s' },
+    ratio: herald.drainPerSecond / raw.perSecond,
     target: { of: 'ratio', op: '>=', value: DRAIN_TARGET_RATIO, text: `>= ${DRAIN_TARGET_RATIO}, as throughput` },
     details: {
       ...shared,
       drainMs: herald.drainMs,
       drainAnswered: herald.drainAnswered,
       drainComplete: herald.drainComplete,
+      rawPerSecondBefore: raw.before.perSecond,
+      rawPerSecondAfter: raw.after.perSecond,
       throughputThisRun: throughputFigure?.herald.value ?? null,
       drainOverThroughput: throughputFigure ? herald.drainPerSecond / throughputFigure.herald.value : null,
       cpu: herald.drainCpu,
     },
   });
+  noteBaselineRuns(report, raw, 'rate');
   if (herald.drainCpu) report.note(`CPU per delivery while draining: Herald ${formatNumber(herald.drainCpu.heraldUsPerDelivery)} µs`);
   report.note(
     `ingest while down ${formatNumber(herald.ingestPerSecond)} events/s; ${herald.heldInFlight} requests held open` +

@@ -2,7 +2,8 @@
  * Fan-out: one event matching every one of F instance webhooks (their URLs over P paths of the
  * receiver, each URL made distinct by a query so every delivery is counted), timed from the
  * publish until all F are answered. The baseline sends F requests with the same body to the
- * same URLs from one undici pool.
+ * same URLs from one undici pool, right before and right after Herald's run (see
+ * BracketedBaseline).
  *
  * Both sides warm up first, unmeasured, with a fifth of the load to URLs of their own: Herald
  * fans a warm-up event out to W webhooks that hear only it (so the measured webhooks' secrets
@@ -17,7 +18,17 @@
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { BENCH_EVENT, BENCH_TENANT, BENCH_WARM_UP_EVENT, HeraldApi, makeWorkDir, removeDir, startCluster, writeWebhookSnapshot, type Cluster } from './lib/herald.js';
-import { measureUntilAnswered, noteCpuPerDelivery, noteIfCut, publishJob, rawJob, warmUpSize } from './lib/measure.js';
+import {
+  measureBetweenBaselines,
+  measureUntilAnswered,
+  noteBaselineRuns,
+  noteCpuPerDelivery,
+  noteIfCut,
+  publishJob,
+  rawJob,
+  warmUpSize,
+  type DeliveryMeasurement,
+} from './lib/measure.js';
 import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import { formatNumber } from './lib/report.js';
 import type { StoreKind } from './lib/settings.js';
@@ -59,48 +70,66 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
   const warmUps = warmUpSize(count, WARM_UP_SHARE);
   const warmUpUrls = fanoutUrls(receiver.url, warmUps, settings.fanoutPaths, 'warm');
   const envelope = { kind: 'fixed', text: JSON.stringify({ ...EVENT, eventTimestamp: Date.now() }) } as const;
-  const raw = await measureUntilAnswered(receiver, count, rawJob(settings, urls, envelope, count), {
-    maxWaitMs: settings.maxWaitMs,
-    warmUp: { job: rawJob(settings, warmUpUrls, envelope, warmUps), answers: warmUps },
+  const measureRaw = () =>
+    measureUntilAnswered(receiver, count, rawJob(settings, urls, envelope, count), {
+      maxWaitMs: settings.maxWaitMs,
+      warmUp: { job: rawJob(settings, warmUpUrls, envelope, warmUps), answers: warmUps },
+    });
+  const { herald: run, baseline: raw } = await measureBetweenBaselines(measureRaw, () =>
+    measureHerald(context, receiver, store, urls, warmUpUrls),
+  );
+  const { herald, cpu, setupMs } = run;
+  report.add({
+    benchmark: 'fanout',
+    name: `fanout ${store}`,
+    herald: { value: herald.elapsedMs, unit: 'ms', text: `${formatNumber(herald.elapsedMs)} ms (${formatNumber(herald.perSecond)}/s)` },
+    baseline: { label: 'raw', value: raw.elapsedMs, unit: 'ms', text: `${formatNumber(raw.elapsedMs)} ms (${formatNumber(raw.perSecond)}/s)` },
+    ratio: herald.elapsedMs / raw.elapsedMs,
+    target: { of: 'ratio', op: '<=', value: TARGET_RATIO, text: `time <= ${TARGET_RATIO}x raw` },
+    details: {
+      store,
+      webhooks: count,
+      paths: settings.fanoutPaths,
+      heraldAnswered: herald.answered,
+      heraldComplete: herald.complete,
+      publishRequestMs: herald.load.requestLatenciesMs[0],
+      duplicates: herald.receiver.duplicates,
+      rawElapsedMsBefore: raw.before.elapsedMs,
+      rawElapsedMsAfter: raw.after.elapsedMs,
+      setup: settings.fanoutSetup,
+      setupMs,
+      cpu,
+    },
   });
+  noteBaselineRuns(report, raw, 'time');
+  noteCpuPerDelivery(report, cpu, store === 'postgres', raw);
+  noteIfCut(report, herald, settings.maxWaitMs);
+  const how = settings.fanoutSetup === 'api' ? 'created one by one through the API' : 'loaded with `herald import`';
+  report.note(`set-up: ${count.toLocaleString('en-US')} webhooks ${how} in ${formatNumber(setupMs / 1000)} s`);
+}
+
+/** Herald's fan-out, from its start with the webhooks to its stop. */
+async function measureHerald(
+  context: BenchContext,
+  receiver: ReceiverProcess,
+  store: StoreKind,
+  urls: string[],
+  warmUpUrls: string[],
+): Promise<{ herald: DeliveryMeasurement; cpu: ReturnType<typeof cpuSpent>; setupMs: number }> {
+  const { settings } = context;
   const { cluster, setupMs } = await startWithWebhooks(context, store, urls, warmUpUrls);
   try {
     const publishOne = (event: object) => publishJob(settings, cluster.apiUrl, { kind: 'fixed', text: JSON.stringify(event) }, 1, { concurrency: 1 });
     const pids = cluster.all.map((process) => process.pid);
     let cpuBefore: ReturnType<typeof cpuMillis> = null; // read once the warm-up is over
     const herald = await cluster.explain(() =>
-      measureUntilAnswered(receiver, count, publishOne(EVENT), {
+      measureUntilAnswered(receiver, urls.length, publishOne(EVENT), {
         maxWaitMs: settings.maxWaitMs,
-        warmUp: { job: publishOne(WARM_UP_EVENT), answers: warmUps },
+        warmUp: { job: publishOne(WARM_UP_EVENT), answers: warmUpUrls.length },
         onStart: () => (cpuBefore = cpuMillis(pids, store === 'postgres')),
       }),
     );
-    const cpu = cpuSpent(cpuBefore, cpuMillis(pids, store === 'postgres'), herald.answered);
-    const ratio = herald.elapsedMs / raw.elapsedMs;
-    report.add({
-      benchmark: 'fanout',
-      name: `fanout ${store}`,
-      herald: { value: herald.elapsedMs, unit: 'ms', text: `${formatNumber(herald.elapsedMs)} ms (${formatNumber(herald.perSecond)}/s)` },
-      baseline: { label: 'raw', value: raw.elapsedMs, unit: 'ms', text: `${formatNumber(raw.elapsedMs)} ms (${formatNumber(raw.perSecond)}/s)` },
-      ratio,
-      target: { of: 'ratio', op: '<=', value: TARGET_RATIO, text: `time <= ${TARGET_RATIO}x raw` },
-      details: {
-        store,
-        webhooks: count,
-        paths: settings.fanoutPaths,
-        heraldAnswered: herald.answered,
-        heraldComplete: herald.complete,
-        publishRequestMs: herald.load.requestLatenciesMs[0],
-        duplicates: herald.receiver.duplicates,
-        setup: settings.fanoutSetup,
-        setupMs,
-        cpu,
-      },
-    });
-    noteCpuPerDelivery(report, cpu, store === 'postgres', raw);
-    noteIfCut(report, herald, settings.maxWaitMs);
-    const how = settings.fanoutSetup === 'api' ? 'created one by one through the API' : 'loaded with `herald import`';
-    report.note(`set-up: ${count.toLocaleString('en-US')} webhooks ${how} in ${formatNumber(setupMs / 1000)} s`);
+    return { herald, cpu: cpuSpent(cpuBefore, cpuMillis(pids, store === 'postgres'), herald.answered), setupMs };
   } finally {
     await cluster.stop();
   }

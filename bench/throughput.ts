@@ -2,12 +2,23 @@
  * Throughput: N events published in batches of up to 1000, each matching exactly one of the
  * project webhooks, timed from the first publish until the receiver has answered N distinct
  * deliveries. The baseline posts the same body bytes N times to the same receiver from one
- * undici pool, measured right before each Herald run so both see the same machine load.
+ * undici pool, measured right before and right after each Herald run (see BracketedBaseline).
  * Both first run a tenth of the load unmeasured (see WarmUp in lib/measure.ts).
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies } from './lib/herald.js';
-import { measureUntilAnswered, noteCpuPerDelivery, noteIfCut, projectUrls, publishJob, rawJob, warmUpSize, type DeliveryMeasurement } from './lib/measure.js';
+import {
+  measureBetweenBaselines,
+  measureUntilAnswered,
+  noteBaselineRuns,
+  noteCpuPerDelivery,
+  noteIfCut,
+  projectUrls,
+  publishJob,
+  rawJob,
+  warmUpSize,
+  type DeliveryMeasurement,
+} from './lib/measure.js';
 import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
 import type { StoreKind } from './lib/settings.js';
 
@@ -56,11 +67,12 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
   const rawOf = (requests: number) =>
     rawJob(settings, projectUrls(receiver.url, settings.webhooks), { kind: 'fixed', text: deliveryBodyLike(0, settings.webhooks) }, requests);
   const warmUps = warmUpSize(count, WARM_UP_SHARE);
-  const raw = await measureUntilAnswered(receiver, count, rawOf(count), {
-    maxWaitMs: settings.maxWaitMs,
-    warmUp: { job: rawOf(warmUps), answers: warmUps },
-  });
-  const herald = await measureHerald(context, receiver, workDir, variant);
+  const measureRaw = () =>
+    measureUntilAnswered(receiver, count, rawOf(count), {
+      maxWaitMs: settings.maxWaitMs,
+      warmUp: { job: rawOf(warmUps), answers: warmUps },
+    });
+  const { herald, baseline: raw } = await measureBetweenBaselines(measureRaw, () => measureHerald(context, receiver, workDir, variant));
   const ratio = herald.measurement.perSecond / raw.perSecond;
   report.add({
     benchmark: 'throughput',
@@ -80,16 +92,19 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
       heraldComplete: herald.measurement.complete,
       publishElapsedMs: herald.measurement.load.finishedAt - herald.measurement.load.startedAt,
       duplicates: herald.measurement.receiver.duplicates,
-      rawElapsedMs: raw.elapsedMs,
+      rawPerSecondBefore: raw.before.perSecond,
+      rawPerSecondAfter: raw.after.perSecond,
       rawConnections: settings.rawConnections,
       rawConcurrency: settings.rawConcurrency,
       heraldEnv: herald.env,
       cpu: herald.cpu,
     },
   });
+  noteBaselineRuns(report, raw, 'rate');
   noteCpuPerDelivery(report, herald.cpu, variant.store === 'postgres', raw);
   noteIfCut(report, herald.measurement, settings.maxWaitMs);
-  noteIfCut(report, raw, settings.maxWaitMs);
+  noteIfCut(report, raw.before, settings.maxWaitMs);
+  noteIfCut(report, raw.after, settings.maxWaitMs);
 }
 
 async function measureHerald(

@@ -41,11 +41,56 @@ export function warmUpSize(count: number, share: number): number {
   return Math.max(1, Math.round(count * share));
 }
 
+/**
+ * A baseline measured on both sides of Herald's run, and their mean. This machine's speed
+ * drifts by a tenth or more between runs a minute apart, and a baseline taken on one side only
+ * puts all of that drift into the ratio; one on each side averages it out of a steady drift.
+ */
+export interface BracketedBaseline {
+  before: DeliveryMeasurement;
+  after: DeliveryMeasurement;
+  /** The mean of the two rates. */
+  perSecond: number;
+  /** The mean of the two times. */
+  elapsedMs: number;
+}
+
+/** Runs the baseline, then Herald, then the baseline again. */
+export async function measureBetweenBaselines<T>(
+  measureBaseline: () => Promise<DeliveryMeasurement>,
+  measureHerald: () => Promise<T>,
+): Promise<{ herald: T; baseline: BracketedBaseline }> {
+  const before = await measureBaseline();
+  const herald = await measureHerald();
+  const after = await measureBaseline();
+  return {
+    herald,
+    baseline: {
+      before,
+      after,
+      perSecond: (before.perSecond + after.perSecond) / 2,
+      elapsedMs: (before.elapsedMs + after.elapsedMs) / 2,
+    },
+  };
+}
+
+/** The two baseline runs under a figure, by the unit the figure compares. */
+export function noteBaselineRuns(report: Report, baseline: BracketedBaseline, by: 'rate' | 'time'): void {
+  const [before, after] =
+    by === 'rate'
+      ? [`${formatNumber(baseline.before.perSecond)}`, `${formatNumber(baseline.after.perSecond)} req/s`]
+      : [`${formatNumber(baseline.before.elapsedMs)}`, `${formatNumber(baseline.after.elapsedMs)} ms`];
+  report.note(`raw before / after Herald: ${before} / ${after} (the baseline is their mean)`);
+}
+
 /** Notes Herald's (and PostgreSQL's) CPU time per delivery beside the raw client's per request. */
-export function noteCpuPerDelivery(report: Report, cpu: ReturnType<typeof cpuSpent>, withDatabase: boolean, raw: DeliveryMeasurement): void {
+export function noteCpuPerDelivery(report: Report, cpu: ReturnType<typeof cpuSpent>, withDatabase: boolean, baseline: BracketedBaseline): void {
   if (!cpu) return;
   const database = withDatabase ? `, PostgreSQL ${formatNumber(cpu.databaseUsPerDelivery)} µs` : '';
-  const rawClient = formatNumber((raw.load.cpuMs * 1000) / raw.expected);
+  const runs = [baseline.before, baseline.after];
+  const rawCpuMs = runs.reduce((sum, run) => sum + run.load.cpuMs, 0);
+  const rawRequests = runs.reduce((sum, run) => sum + run.expected, 0);
+  const rawClient = formatNumber((rawCpuMs * 1000) / rawRequests);
   report.note(`CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs${database}; the raw client ${rawClient} µs per request`);
 }
 

@@ -68,6 +68,11 @@ test('a tiny throughput run prints its figure and writes the results file with m
     assert.equal(figure.baseline.label, 'raw');
     assert.ok(figure.baseline.value > 0);
     assert.ok(Math.abs(figure.ratio - figure.herald.value / figure.baseline.value) < 1e-9);
+    // The baseline is the mean of a raw run before Herald's and one after it.
+    const { rawPerSecondBefore, rawPerSecondAfter } = figure.details;
+    assert.ok(rawPerSecondBefore > 0 && rawPerSecondAfter > 0);
+    assert.ok(Math.abs(figure.baseline.value - (rawPerSecondBefore + rawPerSecondAfter) / 2) < 1e-9);
+    assert.match(output, /raw before \/ after Herald: [\d,.]+ \/ [\d,.]+ req\/s/);
     assert.deepEqual(figure.target, { of: 'ratio', op: '>=', value: 0.5, text: '>= 0.5' });
     assert.equal(typeof figure.pass, 'boolean');
     assert.equal(figure.details.deliveries, 200);
