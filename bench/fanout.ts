@@ -101,7 +101,7 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
       cpu,
     },
   });
-  noteBaselineRuns(report, raw, 'time');
+  noteBaselineRuns(report, raw, 'time', settings.maxWaitMs);
   noteCpuPerDelivery(report, cpu, store === 'postgres', raw);
   noteIfCut(report, herald, settings.maxWaitMs);
   const how = settings.fanoutSetup === 'api' ? 'created one by one through the API' : 'loaded with `herald import`';

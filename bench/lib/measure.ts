@@ -74,13 +74,15 @@ export async function measureBetweenBaselines<T>(
   };
 }
 
-/** The two baseline runs under a figure, by the unit the figure compares. */
-export function noteBaselineRuns(report: Report, baseline: BracketedBaseline, by: 'rate' | 'time'): void {
+/** The two baseline runs under a figure, by the unit the figure compares, and either's cut. */
+export function noteBaselineRuns(report: Report, baseline: BracketedBaseline, by: 'rate' | 'time', maxWaitMs: number): void {
   const [before, after] =
     by === 'rate'
       ? [`${formatNumber(baseline.before.perSecond)}`, `${formatNumber(baseline.after.perSecond)} req/s`]
       : [`${formatNumber(baseline.before.elapsedMs)}`, `${formatNumber(baseline.after.elapsedMs)} ms`];
   report.note(`raw before / after Herald: ${before} / ${after} (the baseline is their mean)`);
+  noteIfCut(report, baseline.before, maxWaitMs);
+  noteIfCut(report, baseline.after, maxWaitMs);
 }
 
 /** Notes Herald's (and PostgreSQL's) CPU time per delivery beside the raw client's per request. */
