@@ -175,7 +175,9 @@ class SendingThread {
       eval: true,
       workerData: this.settings,
       // A sending thread's objects live for one request: a small young generation collects
-      // them as often, without growing the process by tens of MB under sustained load.
+      // them as often, without growing the process by tens of MB under sustained load. A
+      // process-wide --max-semi-space-size (as `npm run serve` gives) overrides this limit:
+      // there every thread's young generation follows the flag.
       resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
     });
     worker.on('message', (answers: ThreadAnswer[]) => {
