@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { startReceiver, waitUntil } from '../support/index.js';
 import type { ReceivedRequest, Receiver } from '../support/index.js';
 import { TEST_ADMIN_TOKEN, startTestHerald, type TestHerald } from '../support/herald.js';
-import { checkControlled, ensureConsoleBuilt, eventually, launchBrowser, newPage, screenshot } from '../support/browser.js';
+import { checkControlled, ensureConsoleBuilt, eventually, launchBrowser, newPage, screenshot, waitForDialog } from '../support/browser.js';
 import {
   historyCard,
   historyNotice,
@@ -215,7 +215,7 @@ describe('web console: operator actions', () => {
     await eventually(async () => assert.equal((await historyRows(page)).length, 2));
     await page.getByRole('button', { name: 'Resend failed deliveries' }).click();
     const dialog = page.getByRole('dialog', { name: 'Resend failed deliveries' });
-    await dialog.waitFor();
+    await waitForDialog(dialog);
     await eventually(async () => assert.match(await dialog.innerText(), /2 failed deliveries in the history since/));
 
     // A time of one's own: one in the future is refused before anything is sent.
@@ -321,7 +321,7 @@ describe('web console: operator actions', () => {
 
     await page.getByRole('button', { name: 'Re-enable webhook' }).click();
     const dialog = page.getByRole('dialog', { name: 'Re-enable webhook' });
-    await dialog.waitFor();
+    await waitForDialog(dialog);
     const resend = dialog.getByRole('checkbox', { name: /Also resend the 3 deliveries that failed since/ });
     await resend.waitFor();
     assert.equal(await resend.isChecked(), false);
@@ -363,6 +363,7 @@ describe('web console: operator actions', () => {
     const row = webhookRow(page, urlOf('listed'));
     await row.getByRole('button', { name: 'Re-enable webhook' }).click();
     const dialog = page.getByRole('dialog', { name: 'Re-enable webhook' });
+    await waitForDialog(dialog);
     await dialog.getByRole('checkbox', { name: /Also resend the 3 deliveries/ }).waitFor();
     await dialog.getByRole('button', { name: 'Re-enable webhook' }).click();
     await dialog.waitFor({ state: 'hidden' });
@@ -411,7 +412,7 @@ describe('web console: operator actions', () => {
 
       await narrow.getByRole('button', { name: 'Resend failed deliveries' }).click();
       const dialog = narrow.getByRole('dialog', { name: 'Resend failed deliveries' });
-      await dialog.waitFor();
+      await waitForDialog(dialog);
       await checkControlled(dialog.getByRole('radio', { name: 'Since a date and time' }));
       await dialog.getByLabel('Date and time', { exact: true }).waitFor();
       const box = await dialog.boundingBox();

@@ -111,6 +111,20 @@ export async function eventually(assertion: () => unknown, options: WaitUntilOpt
   );
 }
 
+/**
+ * Waits until a dialog is open and done zooming in. Playwright clicks once an element stops
+ * moving, but on a busy machine it could find a button still for two frames at the very start
+ * of the zoom and then click where that button no longer was: the click missed, and the dialog
+ * stayed open.
+ */
+export async function waitForDialog(dialog: Locator): Promise<void> {
+  await dialog.waitFor();
+  await eventually(async () => {
+    const classes = (await dialog.getAttribute('class')) ?? '';
+    if (/\bant-zoom/.test(classes)) throw new Error(`the dialog is still opening: ${classes}`);
+  });
+}
+
 /** Builds the console (`npm run build:web`) unless web/dist already holds a build. */
 export function ensureConsoleBuilt(): void {
   if (existsSync(CONSOLE_INDEX)) return;
