@@ -1,8 +1,8 @@
 /**
  * Fan-out: one event matching every one of F instance webhooks (their URLs over P paths of the
  * receiver, each URL made distinct by a query so every delivery is counted), timed from the
- * publish until all F are answered. The baseline sends F requests with the same body to the
- * same URLs from one undici pool, right before and right after Herald's run (see
+ * publish until all F are answered. The baseline sends F requests with the same body and
+ * headers to the same URLs from one undici pool, right before and right after Herald's run (see
  * BracketedBaseline).
  *
  * Both sides warm up first, unmeasured, with a fifth of the load to URLs of their own: Herald

@@ -1,7 +1,7 @@
 /**
  * Throughput: N events published in batches of up to 1000, each matching exactly one of the
  * project webhooks, timed from the first publish until the receiver has answered N distinct
- * deliveries. The baseline posts the same body bytes N times to the same receiver from one
+ * deliveries. The baseline posts the same body and headers N times to the same receiver from one
  * undici pool, measured right before and right after each Herald run (see BracketedBaseline).
  * Both first run a tenth of the load unmeasured (see WarmUp in lib/measure.ts).
  */
@@ -16,6 +16,7 @@ import {
   projectUrls,
   publishJob,
   rawJob,
+  requestHeaders,
   warmUpSize,
   type DeliveryMeasurement,
 } from './lib/measure.js';
@@ -96,6 +97,9 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
       rawPerSecondAfter: raw.after.perSecond,
       rawConnections: settings.rawConnections,
       rawConcurrency: settings.rawConcurrency,
+      // The baseline sends the headers Herald does (see DELIVERY_HEADERS).
+      heraldRequestHeaders: requestHeaders(herald.measurement),
+      rawRequestHeaders: requestHeaders(raw.after),
       heraldEnv: herald.env,
       cpu: herald.cpu,
     },

@@ -85,6 +85,12 @@ export function noteBaselineRuns(report: Report, baseline: BracketedBaseline, by
   noteIfCut(report, baseline.after, maxWaitMs);
 }
 
+/** What the receiver read per request of a measurement: its header bytes and names. */
+export function requestHeaders(measurement: DeliveryMeasurement): { bytesPerRequest: number; names: string[] } {
+  const { headerBytes, received, lastHeaderNames } = measurement.receiver;
+  return { bytesPerRequest: received > 0 ? headerBytes / received : 0, names: lastHeaderNames };
+}
+
 /** Notes Herald's (and PostgreSQL's) CPU time per delivery beside the raw client's per request. */
 export function noteCpuPerDelivery(report: Report, cpu: ReturnType<typeof cpuSpent>, withDatabase: boolean, baseline: BracketedBaseline): void {
   if (!cpu) return;
@@ -153,12 +159,30 @@ export function noteIfCut(report: Report, measurement: DeliveryMeasurement, maxW
   );
 }
 
+/**
+ * The headers of one of Herald's deliveries, each value as long as Herald's (hex digests of 64
+ * digits, a Standard Webhooks signature of 47 characters, seconds in 10 digits): the receiver
+ * reads as many bytes from the baseline as from Herald. Making the values is Herald's work (it
+ * signs each body), not the transport's, so they are fixed here; the webhook-id is each
+ * request's own (`uniqueIdHeader`), so the receiver counts and de-duplicates as it does Herald's.
+ */
+export const DELIVERY_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json',
+  'user-agent': 'Herald-Webhooks/0.1',
+  'x-mia-signature': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  'x-mia-token': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  'x-signature': 'b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad',
+  'webhook-timestamp': '1764000000',
+  'webhook-signature': 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=',
+};
+
 /** The baseline: the same bytes straight to the receiver, as fast as the pool allows. */
 export function rawJob(settings: BenchSettings, urls: string[], body: BodySpec, count: number): LoadJob {
   return {
     urls,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...DELIVERY_HEADERS },
+    uniqueIdHeader: 'webhook-id',
     body,
     count,
     concurrency: settings.rawConcurrency,

@@ -40,6 +40,10 @@ export interface ReceiverStats {
   firstReceivedAt: number | null;
   lastAnsweredAt: number | null;
   groups: Record<string, GroupStats>;
+  /** Bytes of header names and values over all requests received (what the parser read). */
+  headerBytes: number;
+  /** The header names of the last request received, sorted. */
+  lastHeaderNames: string[];
 }
 
 export type ReceiverEvent =
@@ -66,6 +70,9 @@ export interface LoadJob {
   urls: string[];
   method: 'POST' | 'PUT';
   headers: Record<string, string>;
+  /** A header given a value of its own in every request (`evt_raw` and the request's number,
+   * as long as an event id), so a receiver that drops repeats by it counts each. */
+  uniqueIdHeader?: string;
   body: BodySpec;
   /** Requests in total. */
   count: number;

@@ -36,6 +36,11 @@ function bodyMaker(spec: BodySpec): BodyMaker {
       .join('');
 }
 
+/** As long as one of Herald's event ids (`evt_` and 26 characters). */
+function uniqueId(index: number): string {
+  return `evt_raw${String(index).padStart(23, '0')}`;
+}
+
 /**
  * One pool per connection count, kept for the process's life: a job that follows its warm-up
  * finds the connections the warm-up opened, as a producer with keep-alive connections would.
@@ -144,12 +149,12 @@ class LoadRun {
   }
 
   private async sendOne(index: number): Promise<void> {
-    const { urls, method, headers } = this.job;
+    const { urls, method, headers, uniqueIdHeader } = this.job;
     const sentAt = preciseNow();
     try {
       const response = await request(urls[index % urls.length], {
         method,
-        headers,
+        headers: uniqueIdHeader ? { ...headers, [uniqueIdHeader]: uniqueId(index) } : headers,
         body: this.makeBody(index, sentAt),
         dispatcher: this.agent,
         headersTimeout: REQUEST_TIMEOUT_MS,

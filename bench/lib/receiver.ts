@@ -47,6 +47,8 @@ function freshState() {
     firstReceivedAt: null as number | null,
     lastAnsweredAt: null as number | null,
     groups: new Map<string, GroupStats>(),
+    headerBytes: 0,
+    lastRawHeaders: [] as string[],
   };
 }
 
@@ -76,6 +78,7 @@ function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '/';
     const group = groupOf(url);
     noteReceipt(group, chunks, receivedAt);
+    noteHeaders(req.rawHeaders);
     const webhookId = req.headers['webhook-id'];
     // Requests without a webhook-id (the raw client's) are all distinct.
     const key = typeof webhookId === 'string' ? `${webhookId} ${url}` : null;
@@ -100,6 +103,11 @@ function noteReceipt(group: string, chunks: Buffer[], receivedAt: number): void 
   if (body.length > MAX_STAMPED_BODY_BYTES) return;
   const match = SENT_AT.exec(body.toString('latin1'));
   if (match) stats.latenciesMs.push(receivedAt - Number(match[1]));
+}
+
+function noteHeaders(rawHeaders: string[]): void {
+  for (const part of rawHeaders) state.headerBytes += part.length;
+  state.lastRawHeaders = rawHeaders;
 }
 
 function answer(res: http.ServerResponse, key: string | null, group: string): void {
@@ -169,6 +177,8 @@ function snapshot(): ReceiverStats {
     firstReceivedAt: state.firstReceivedAt,
     lastAnsweredAt: state.lastAnsweredAt,
     groups: Object.fromEntries(state.groups),
+    headerBytes: state.headerBytes,
+    lastHeaderNames: state.lastRawHeaders.filter((_, index) => index % 2 === 0).map((name) => name.toLowerCase()).sort(),
   };
 }
 

@@ -78,6 +78,11 @@ test('a tiny throughput run prints its figure and writes the results file with m
     assert.equal(figure.details.deliveries, 200);
     assert.equal(figure.details.heraldAnswered, 200);
     assert.equal(figure.details.heraldComplete, true);
+    // The baseline sends what Herald sends: the same header names, as many header bytes.
+    const { heraldRequestHeaders, rawRequestHeaders } = figure.details;
+    assert.ok(heraldRequestHeaders.names.includes('webhook-signature'), heraldRequestHeaders.names.join(', '));
+    assert.deepEqual(rawRequestHeaders.names, heraldRequestHeaders.names);
+    assert.equal(rawRequestHeaders.bytesPerRequest, heraldRequestHeaders.bytesPerRequest);
   } finally {
     removeDir(resultsDir);
   }
