@@ -311,6 +311,24 @@ describe('postgres store: the schema', () => {
     // Subscriptions keep theirs: they change with a webhook's settings, never per event.
     assert.deepEqual(rows.map((row) => row.table_name), ['webhook_events']);
   });
+
+  test('the ids a delivery indexes compare byte by byte, whatever the database collation', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const store = await PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
+    await store.close();
+    const rows = await query(
+      `SELECT table_name || '.' || column_name AS id_column, collation_name FROM information_schema.columns
+       WHERE table_schema = $1 AND (column_name IN ('id', 'webhook_id', 'event_id', 'delivery_id'))
+         AND table_name = ANY ($2)
+       ORDER BY 1`,
+      [schema, ['webhooks', 'webhook_events', 'events', 'deliveries', 'attempts']],
+    );
+    assert.deepEqual(
+      rows.map((row) => `${row.id_column} ${row.collation_name}`),
+      ['attempts.delivery_id C', 'deliveries.event_id C', 'deliveries.id C', 'deliveries.webhook_id C', 'events.id C', 'webhook_events.webhook_id C', 'webhooks.id C'],
+    );
+  });
 });
 
 describe('postgres store: pruning a history', () => {
