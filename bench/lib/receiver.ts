@@ -80,7 +80,7 @@ function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     noteReceipt(group, chunks, receivedAt);
     noteHeaders(req.rawHeaders);
     const webhookId = req.headers['webhook-id'];
-    // Requests without a webhook-id (the raw client's) are all distinct.
+    // Requests without a webhook-id are all distinct.
     const key = typeof webhookId === 'string' ? `${webhookId} ${url}` : null;
     if (group === 'hang') return; // never answered: the client gives up
     if (mode === 'hang') {

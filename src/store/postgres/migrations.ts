@@ -151,9 +151,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_webhook_id_fkey;
   ALTER TABLE attempts DROP CONSTRAINT IF EXISTS attempts_delivery_id_fkey;
   `,
-  // Ids compare byte by byte: they are ASCII made by Herald, and under the database's collation
-  // (en_US.UTF-8, C.UTF-8) every comparison in their indexes went through the locale's string
-  // comparison, a few of them for each index entry a delivery adds.
+  // Ids compare byte by byte: only their equality and a stable order matter, never a language's
+  // sorting, and under the database's collation (en_US.UTF-8, C.UTF-8) every comparison in
+  // their indexes went through the locale's string comparison, several for each index entry a
+  // delivery adds.
   `
   ALTER TABLE webhooks ALTER COLUMN id TYPE text COLLATE "C";
   ALTER TABLE webhook_events ALTER COLUMN webhook_id TYPE text COLLATE "C";
