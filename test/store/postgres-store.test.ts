@@ -298,11 +298,17 @@ describe('postgres store: the schema', () => {
   const mine: string[] = [];
   after(async () => dropSchemas(mine.splice(0)));
 
-  test('deliveries and attempts carry no foreign key: the store keeps them whole itself, once per statement', async () => {
+  /** A fresh schema the store has opened (and so migrated) and closed again. */
+  async function migratedSchema(): Promise<string> {
     const schema = freshSchemaName();
     mine.push(schema);
     const store = await PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
     await store.close();
+    return schema;
+  }
+
+  test('deliveries and attempts carry no foreign key: the store keeps them whole itself, once per statement', async () => {
+    const schema = await migratedSchema();
     const rows = await query(
       `SELECT table_name FROM information_schema.table_constraints
        WHERE constraint_schema = $1 AND constraint_type = 'FOREIGN KEY' ORDER BY table_name`,
@@ -313,10 +319,7 @@ describe('postgres store: the schema', () => {
   });
 
   test('the ids a delivery indexes compare byte by byte, whatever the database collation', async () => {
-    const schema = freshSchemaName();
-    mine.push(schema);
-    const store = await PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
-    await store.close();
+    const schema = await migratedSchema();
     const rows = await query(
       `SELECT table_name || '.' || column_name AS id_column, collation_name FROM information_schema.columns
        WHERE table_schema = $1 AND (column_name IN ('id', 'webhook_id', 'event_id', 'delivery_id'))
