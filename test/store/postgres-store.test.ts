@@ -48,6 +48,10 @@ storeContract('postgres', {
     const [row] = await query(`SELECT count(*) AS n FROM "${lastSchema()}".deliveries`);
     return Number(row.n);
   },
+  async storedEventIds() {
+    const rows = await query(`SELECT id FROM "${lastSchema()}".events ORDER BY id`);
+    return rows.map((row) => row.id as string);
+  },
   async cleanUp() {
     await dropSchemas(schemas.splice(0));
   },
@@ -316,6 +320,18 @@ describe('postgres store: the schema', () => {
     );
     // Subscriptions keep theirs: they change with a webhook's settings, never per event.
     assert.deepEqual(rows.map((row) => row.table_name), ['webhook_events']);
+  });
+
+  test('a delivery row is in five indexes, none by event: each is written at every claim and outcome', async () => {
+    const schema = await migratedSchema();
+    const rows = await query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname', [
+      schema,
+      'deliveries',
+    ]);
+    assert.deepEqual(
+      rows.map((row) => row.indexname),
+      ['deliveries_by_webhook', 'deliveries_due', 'deliveries_id_key', 'deliveries_pending_by_webhook', 'deliveries_pkey'],
+    );
   });
 
   test('the ids a delivery indexes compare byte by byte, whatever the database collation', async () => {

@@ -45,6 +45,9 @@ export function sqliteHarness(open: (dataDir: string, secrets: SecretBox) => Pro
     async deliveryRows() {
       return withDatabase((db) => (db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n);
     },
+    async storedEventIds() {
+      return withDatabase((db) => (db.prepare('SELECT id FROM events ORDER BY id').all() as Array<{ id: string }>).map((row) => row.id));
+    },
     async cleanUp() {
       for (const dir of folders.splice(0)) removeDir(dir);
     },

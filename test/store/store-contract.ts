@@ -20,6 +20,8 @@ export interface StoreHarness {
   attemptRows(): Promise<number>;
   /** Rows in the last database's deliveries table. */
   deliveryRows(): Promise<number>;
+  /** The ids in the last database's events table, sorted. */
+  storedEventIds(): Promise<string[]>;
   cleanUp(): Promise<void>;
 }
 
@@ -643,6 +645,25 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.pruneOrphans(NOW + 60_000, 24 * 60 * 60 * 1000);
       assert.equal((await store.getWebhook(target.id))?.previousSecretExpiresAt, null);
       assert.equal((await harness.storedSecrets()).filter((value) => value !== null).length, 1);
+      await store.close();
+    });
+
+    test('the janitor deletes old events that no delivery refers to, and only those', async () => {
+      const target = webhook({ events: ['project_created'] });
+      await store.insertWebhook(target);
+      const dayMs = 24 * 60 * 60 * 1000;
+      const [heard, unheard, recent] = [event(), event('project_deleted'), event('project_deleted')];
+      await store.publishEvents({ events: [heard, unheard], now: NOW - 2 * dayMs });
+      await store.publishEvents({ events: [recent], now: NOW });
+
+      await store.pruneOrphans(NOW, dayMs);
+      assert.deepEqual(await harness.storedEventIds(), [heard.id, recent.id].sort());
+      // Delivered, the delivery still refers to its event: the history shows the body.
+      const [claimed] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [delivered(claimed.id, target.id)]);
+      await store.pruneOrphans(NOW, dayMs);
+      assert.deepEqual(await harness.storedEventIds(), [heard.id, recent.id].sort());
+      assert.equal((await store.getDelivery(target.id, claimed.id))?.requestBody, heard.body);
       await store.close();
     });
 
