@@ -147,6 +147,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('an event body is claimed as it was published, whatever characters it holds', async () => {
+      const target = webhook({ events: ['project_created'] });
+      await store.insertWebhook(target);
+      const bodies = ['{"q":"say \\"hi\\"","path":"C:\\\\x"}', '{"text":"línea 1\\nзаписка 🚀 \\u0000 end"}', '{}'];
+      const events = bodies.map((body) => ({ ...event(), body }));
+      await store.publishEvents({ events, now: NOW });
+      const claimed = await store.claimDueDeliveries(claimRequest());
+      const bodyOf = new Map(claimed.map((delivery) => [delivery.eventId, delivery.body]));
+      assert.deepEqual(events.map((item) => bodyOf.get(item.id)), bodies);
+      await store.close();
+    });
+
     test('claims hand each due delivery to one worker until its lease lapses', async () => {
       const target = webhook();
       await store.insertWebhook(target);

@@ -37,6 +37,7 @@ import {
   type DeliveryListFilter,
   type DeliverySummary,
   type DirectDeliveryRequest,
+  type NewEvent,
   type PublishOutcome,
   type PublishRequest,
   type PublishedEvent,
@@ -398,7 +399,9 @@ export class PostgresStore implements Store {
 
   /**
    * One statement: the events, their matching webhooks and the deliveries, committed together
-   * in one round trip (a statement is its own transaction when no BEGIN came before it).
+   * in one round trip (a statement is its own transaction when no BEGIN came before it). The
+   * events go as one JSON document: as five text arrays, the driver escaped every value again,
+   * one by one, in JavaScript.
    * Delivery ids are made in SQL, as many as there are matches: the batch's own id prefix (time
    * and sequence, unique in this process), a 7-digit hex position (0x1000000 + n keeps the
    * width fixed) and 5 random hex digits against another process's batch in the same
@@ -410,12 +413,13 @@ export class PostgresStore implements Store {
     // in the batch's order: a webhook's history lists deliveries in the order events came.
     const counts = await this.rows(
       `WITH batch AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
-           AS e (id, event_name, body, tenant_id, project_id, position)
+         SELECT * FROM ROWS FROM (
+           json_to_recordset($1::json) AS (id text, event_name text, body text, tenant_id text, project_id text)
+         ) WITH ORDINALITY AS e (id, event_name, body, tenant_id, project_id, position)
        ),
        stored AS (
          INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
-         SELECT id, event_name, body, tenant_id, project_id, $6 FROM batch
+         SELECT id, event_name, body, tenant_id, project_id, $2 FROM batch
        ),
        -- Each active subscription to a name in the batch.
        subscribed AS (
@@ -445,21 +449,13 @@ export class PostgresStore implements Store {
        ),
        queued AS (
          INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
-         SELECT $7 || to_hex(16777216 + n) || substr(md5(random()::text), 1, 5), webhook_id, event_id, event_name,
-           'pending', 0, $6, $6
+         SELECT $3 || to_hex(16777216 + n) || substr(md5(random()::text), 1, 5), webhook_id, event_id, event_name,
+           'pending', 0, $2, $2
          FROM matches WHERE webhook_id IN (SELECT id FROM kept) ORDER BY n
          RETURNING event_id
        )
        SELECT event_id, count(*)::int AS n FROM queued GROUP BY event_id`,
-      [
-        events.map((e) => e.id),
-        events.map((e) => e.eventName),
-        events.map((e) => e.body),
-        events.map((e) => e.tenantId),
-        events.map((e) => e.projectId),
-        now,
-        newIdStem('dlv'),
-      ],
+      [JSON.stringify(events.map(eventColumns)), now, newIdStem('dlv')],
       client,
     );
     const perEvent = new Map(counts.map((row) => [row.event_id as string, row.n as number]));
@@ -857,6 +853,11 @@ function webhookConditions(filter: WebhookCountFilter & { after?: string }): { w
  * deleted) leaves no trace. The records go as one JSON document: as text arrays, the driver
  * escaped every value again, one by one.
  */
+/** A published event under its columns' names, as the publish statement reads it. */
+function eventColumns(event: NewEvent) {
+  return { id: event.id, event_name: event.eventName, body: event.body, tenant_id: event.tenantId, project_id: event.projectId };
+}
+
 async function completeDeliveries(client: Queryable, workerId: string, records: AttemptRecord[]): Promise<AttemptRecord[]> {
   const { rows } = await client.query(
     `WITH r AS (
