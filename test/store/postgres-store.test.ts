@@ -334,6 +334,16 @@ describe('postgres store: the schema', () => {
     );
   });
 
+  test('webhook pages keep half their room for the new versions outcomes write', async () => {
+    const schema = await migratedSchema();
+    const [row] = await query(
+      `SELECT c.reloptions::text AS options FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = $2`,
+      [schema, 'webhooks'],
+    );
+    assert.equal(row.options, '{fillfactor=50}');
+  });
+
   test('the ids a delivery indexes compare byte by byte, whatever the database collation', async () => {
     const schema = await migratedSchema();
     const rows = await query(
