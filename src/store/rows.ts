@@ -22,7 +22,8 @@ export function storableText(text: string | null): string | null {
   return text === null ? null : text.replaceAll('\u0000', '\uFFFD');
 }
 
-/** What an attempt's outcome writes on its delivery's row, under the columns' names. */
+/** What an attempt's outcome writes on its delivery's row, under the columns' names; the
+ * request headers as they are, each store writing them as JSON text its own way. */
 export function outcomeColumns(record: AttemptRecord) {
   return {
     id: record.deliveryId,
@@ -33,7 +34,7 @@ export function outcomeColumns(record: AttemptRecord) {
     error_message: storableText(record.error?.message ?? null),
     duration_ms: record.durationMs,
     dispatched_at: record.startedAt,
-    request_headers: JSON.stringify(record.requestHeaders),
+    request_headers: record.requestHeaders,
     response_body: storableText(record.responseBodyStart),
   };
 }

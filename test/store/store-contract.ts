@@ -159,6 +159,17 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('an outcome keeps the request headers as they were sent', async () => {
+      const target = webhook({ events: ['project_created'] });
+      await store.insertWebhook(target);
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [claimed] = await store.claimDueDeliveries(claimRequest());
+      const requestHeaders = { 'content-type': 'application/json', 'x-note': 'say "hi" \\ café', 'webhook-id': claimed.eventId };
+      await store.recordAttempts('worker-a', [delivered(claimed.id, target.id, { requestHeaders })]);
+      assert.deepEqual((await store.getDelivery(target.id, claimed.id))?.requestHeaders, requestHeaders);
+      await store.close();
+    });
+
     test('claims hand each due delivery to one worker until its lease lapses', async () => {
       const target = webhook();
       await store.insertWebhook(target);

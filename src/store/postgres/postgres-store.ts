@@ -841,33 +841,30 @@ function webhookConditions(filter: WebhookCountFilter & { after?: string }): { w
   return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
-/**
- * Adds each webhook's newly finished deliveries to its history count, and prunes a history back
- * to its newest HISTORY_LIMIT finished deliveries once the count passes the margin. Pending
- * deliveries are never pruned: an accepted event is delivered or given up on first. Runs with
- * the webhooks' rows locked (recordAttempts), so publishes never wait on them.
- */
-/**
- * Completes the claimed deliveries and adds the attempts a retry follows, in one statement;
- * returns the records that counted. A record whose claim was lost (lapsed, or the webhook
- * deleted) leaves no trace. The records go as one JSON document: as text arrays, the driver
- * escaped every value again, one by one.
- */
 /** A published event under its columns' names, as the publish statement reads it. */
 function eventColumns(event: NewEvent) {
   return { id: event.id, event_name: event.eventName, body: event.body, tenant_id: event.tenantId, project_id: event.projectId };
 }
 
+/**
+ * Completes the claimed deliveries and adds the attempts a retry follows, in one statement;
+ * returns the records that counted. A record whose claim was lost (lapsed, or the webhook
+ * deleted) leaves no trace. The records go as one JSON document: as text arrays, the driver
+ * escaped every value again, one by one. Each record's request headers are an object in it,
+ * read as a json column, whose text PostgreSQL keeps as it came: the column then holds what
+ * JSON.stringify makes of the headers, as SQLite's does, without the headers' JSON being
+ * escaped into a string and parsed back out character by character.
+ */
 async function completeDeliveries(client: Queryable, workerId: string, records: AttemptRecord[]): Promise<AttemptRecord[]> {
   const { rows } = await client.query(
     `WITH r AS (
        SELECT * FROM json_to_recordset($1::json) AS r (id text, status text, next_attempt_at bigint, status_code int,
-         error_code text, error_message text, duration_ms int, dispatched_at bigint, request_headers text, response_body text)
+         error_code text, error_message text, duration_ms int, dispatched_at bigint, request_headers json, response_body text)
      ),
      completed AS (
        UPDATE deliveries d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
          claimed_by = NULL, status_code = r.status_code, error_code = r.error_code, error_message = r.error_message,
-         duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers,
+         duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers::text,
          response_body = r.response_body
        FROM r WHERE d.id = r.id AND d.claimed_by = $2
        RETURNING d.id, d.status, d.attempts, r.dispatched_at, r.duration_ms, r.status_code, r.error_code, r.error_message

@@ -481,7 +481,7 @@ export class SqliteStore implements Store {
           columns.error_message,
           columns.duration_ms,
           columns.dispatched_at,
-          columns.request_headers,
+          JSON.stringify(columns.request_headers),
           columns.response_body,
           columns.id,
         );
