@@ -3,13 +3,15 @@
  * project webhooks, timed from the first publish until the receiver has answered N distinct
  * deliveries. The baseline posts the same body and headers N times to the same receiver from one
  * undici pool, measured right before and right after each Herald run (see BracketedBaseline).
- * Both first run a tenth of the load unmeasured (see WarmUp in lib/measure.ts).
+ * Both first run a tenth of the load unmeasured (see WarmUp in lib/measure.ts). Each figure is
+ * the median of BENCH_THROUGHPUT_ROUNDS such rounds (see medianRound).
  */
 import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies } from './lib/herald.js';
 import {
   measureBetweenBaselines,
   measureUntilAnswered,
+  medianRound,
   noteBaselineRuns,
   noteCpuPerDelivery,
   noteIfCut,
@@ -18,6 +20,7 @@ import {
   rawJob,
   requestHeaders,
   warmUpSize,
+  type BracketedBaseline,
   type DeliveryMeasurement,
 } from './lib/measure.js';
 import { cpuMillis, cpuSpent, startReceiver, type ReceiverProcess } from './lib/processes.js';
@@ -73,8 +76,14 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
       maxWaitMs: settings.maxWaitMs,
       warmUp: { job: rawOf(warmUps), answers: warmUps },
     });
-  const { herald, baseline: raw } = await measureBetweenBaselines(measureRaw, () => measureHerald(context, receiver, workDir, variant));
-  const ratio = herald.measurement.perSecond / raw.perSecond;
+  const ratioOf = (run: { herald: HeraldRun; baseline: BracketedBaseline }) => run.herald.measurement.perSecond / run.baseline.perSecond;
+  const { round, ratios } = await medianRound(
+    settings.throughputRounds,
+    () => measureBetweenBaselines(measureRaw, () => measureHerald(context, receiver, workDir, variant)),
+    ratioOf,
+  );
+  const { herald, baseline: raw } = round;
+  const ratio = ratioOf(round);
   report.add({
     benchmark: 'throughput',
     name: variant.name,
@@ -102,19 +111,22 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
       rawRequestHeaders: requestHeaders(raw.after),
       heraldEnv: herald.env,
       cpu: herald.cpu,
+      roundRatios: ratios,
     },
   });
+  if (ratios.length > 1) report.note(`rounds' ratios: ${ratios.map((value) => value.toFixed(2)).join(', ')} (the median round's figures above)`);
   noteBaselineRuns(report, raw, 'rate', settings.maxWaitMs);
   noteCpuPerDelivery(report, herald.cpu, variant.store === 'postgres', raw);
   noteIfCut(report, herald.measurement, settings.maxWaitMs);
 }
 
-async function measureHerald(
-  context: BenchContext,
-  receiver: ReceiverProcess,
-  workDir: string,
-  variant: Variant,
-): Promise<{ measurement: DeliveryMeasurement; env: Record<string, string>; cpu: ReturnType<typeof cpuSpent> }> {
+interface HeraldRun {
+  measurement: DeliveryMeasurement;
+  env: Record<string, string>;
+  cpu: ReturnType<typeof cpuSpent>;
+}
+
+async function measureHerald(context: BenchContext, receiver: ReceiverProcess, workDir: string, variant: Variant): Promise<HeraldRun> {
   const { settings } = context;
   const count = settings.throughputDeliveries;
   const warmUps = warmUpSize(count, WARM_UP_SHARE);

@@ -74,6 +74,24 @@ export async function measureBetweenBaselines<T>(
   };
 }
 
+/**
+ * Measures `rounds` times over and keeps the round of the median ratio (of the two middle ones,
+ * the lower): on a shared virtual machine the speed drifts within seconds, and rounds of one
+ * throughput figure, each bracketed by its own baseline, ranged from 0.44 to 0.62. All rounds'
+ * ratios go with the figure.
+ */
+export async function medianRound<T>(
+  rounds: number,
+  measure: () => Promise<T>,
+  ratioOf: (round: T) => number,
+): Promise<{ round: T; ratios: number[] }> {
+  const measured: T[] = [];
+  for (let i = 0; i < rounds; i += 1) measured.push(await measure());
+  const ratios = measured.map(ratioOf);
+  const byRatio = ratios.map((_, index) => index).sort((a, b) => ratios[a] - ratios[b]);
+  return { round: measured[byRatio[Math.floor((measured.length - 1) / 2)]], ratios };
+}
+
 /** The two baseline runs under a figure, by the unit the figure compares, and either's cut. */
 export function noteBaselineRuns(report: Report, baseline: BracketedBaseline, by: 'rate' | 'time', maxWaitMs: number): void {
   const [before, after] =

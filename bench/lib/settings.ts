@@ -32,6 +32,8 @@ export interface BenchSettings {
   /** Webhooks the throughput, latency and backlog events are spread over, one webhook per event. */
   webhooks: number;
   throughputDeliveries: number;
+  /** Throughput figures are measured this many times over; the round of the median ratio is kept. */
+  throughputRounds: number;
   latencyRates: number[];
   latencySeconds: number;
   fanoutWebhooks: number;
@@ -73,6 +75,7 @@ export function loadSettings(env: Env): BenchSettings {
     publishConcurrency: positiveInteger(env, 'BENCH_PUBLISH_CONCURRENCY', 4),
     webhooks: positiveInteger(env, 'BENCH_WEBHOOKS', 50),
     throughputDeliveries: sized('BENCH_THROUGHPUT_DELIVERIES', 50_000, 100),
+    throughputRounds: positiveInteger(env, 'BENCH_THROUGHPUT_ROUNDS', 3),
     latencyRates: numberList(env, 'BENCH_LATENCY_RATES', [200, 1000]),
     latencySeconds: timed('BENCH_LATENCY_SECONDS', 10),
     fanoutWebhooks: sized('BENCH_FANOUT_WEBHOOKS', 10_000, 100),
