@@ -23,7 +23,7 @@ export function storableText(text: string | null): string | null {
 }
 
 /** What an attempt's outcome writes on its delivery's row, under the columns' names; the
- * request headers as they are, each store writing them as JSON text its own way. */
+ * request headers as an object, each store writing them as JSON text its own way. */
 export function outcomeColumns(record: AttemptRecord) {
   return {
     id: record.deliveryId,
@@ -34,9 +34,23 @@ export function outcomeColumns(record: AttemptRecord) {
     error_message: storableText(record.error?.message ?? null),
     duration_ms: record.durationMs,
     dispatched_at: record.startedAt,
-    request_headers: record.requestHeaders,
+    request_headers: wellFormedHeaders(record.requestHeaders),
     response_body: storableText(record.responseBodyStart),
   };
+}
+
+/** A lone UTF-16 surrogate, which no UTF-8 text holds. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * The headers with any lone surrogate (a webhook's content type may hold one) as U+FFFD, what
+ * UTF-8 makes of it on the wire: PostgreSQL's JSON reader refuses its escape, and an outcome it
+ * refused would be written again and again.
+ */
+function wellFormedHeaders(headers: Record<string, string>): Record<string, string> {
+  if (!Object.entries(headers).some(([name, value]) => LONE_SURROGATE.test(name) || LONE_SURROGATE.test(value))) return headers;
+  const wellFormed = (text: string) => text.replace(/\p{Surrogate}/gu, '\uFFFD');
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [wellFormed(name), wellFormed(value)]));
 }
 
 function statusAfter(record: AttemptRecord): DeliveryStatus {

@@ -167,6 +167,11 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const requestHeaders = { 'content-type': 'application/json', 'x-note': 'say "hi" \\ café', 'webhook-id': claimed.eventId };
       await store.recordAttempts('worker-a', [delivered(claimed.id, target.id, { requestHeaders })]);
       assert.deepEqual((await store.getDelivery(target.id, claimed.id))?.requestHeaders, requestHeaders);
+      // A lone surrogate (a content type may hold one) is kept as UTF-8 sends it: U+FFFD.
+      await store.publishEvents({ events: [event()], now: NOW });
+      const [odd] = await store.claimDueDeliveries(claimRequest());
+      await store.recordAttempts('worker-a', [delivered(odd.id, target.id, { requestHeaders: { 'content-type': 'text/x\ud800' } })]);
+      assert.deepEqual((await store.getDelivery(target.id, odd.id))?.requestHeaders, { 'content-type': 'text/x\ufffd' });
       await store.close();
     });
 
