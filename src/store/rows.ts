@@ -48,9 +48,10 @@ const LONE_SURROGATE = /\p{Surrogate}/u;
  * refused would be written again and again.
  */
 function wellFormedHeaders(headers: Record<string, string>): Record<string, string> {
-  if (!Object.entries(headers).some(([name, value]) => LONE_SURROGATE.test(name) || LONE_SURROGATE.test(value))) return headers;
+  const entries = Object.entries(headers);
+  if (!entries.some(([name, value]) => LONE_SURROGATE.test(name) || LONE_SURROGATE.test(value))) return headers;
   const wellFormed = (text: string) => text.replace(/\p{Surrogate}/gu, '\uFFFD');
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [wellFormed(name), wellFormed(value)]));
+  return Object.fromEntries(entries.map(([name, value]) => [wellFormed(name), wellFormed(value)]));
 }
 
 function statusAfter(record: AttemptRecord): DeliveryStatus {
