@@ -77,7 +77,7 @@ export async function measureBetweenBaselines<T>(
 /**
  * Measures `rounds` times over and keeps the round of the median ratio (of the two middle ones,
  * the lower): on a shared virtual machine the speed drifts within seconds, and rounds of one
- * throughput figure, each bracketed by its own baseline, ranged from 0.44 to 0.62. All rounds'
+ * throughput figure, each bracketed by its own baseline, ranged from 0.44 to 0.63. All rounds'
  * ratios go with the figure.
  */
 export async function medianRound<T>(
