@@ -13,6 +13,7 @@ import type { Benchmark, BenchContext } from './lib/benchmark.js';
 import { createProjectWebhooks, deliveryBodyLike, HeraldApi, makeWorkDir, removeDir, startCluster, writeBatchBodies, type Cluster } from './lib/herald.js';
 import {
   assertAllSucceeded,
+  heraldThreads,
   measureBetweenBaselines,
   measureUntilAnswered,
   noteBaselineRuns,
@@ -192,7 +193,9 @@ function addFigures(context: BenchContext, store: StoreKind, herald: HeraldBackl
     },
   });
   noteBaselineRuns(report, raw, 'rate', settings.maxWaitMs);
-  if (herald.drainCpu) report.note(`CPU per delivery while draining: Herald ${formatNumber(herald.drainCpu.heraldUsPerDelivery)} µs`);
+  if (herald.drainCpu) {
+    report.note(`CPU per delivery while draining: Herald ${formatNumber(herald.drainCpu.heraldUsPerDelivery)} µs (${heraldThreads(herald.drainCpu)})`);
+  }
   report.note(
     `ingest while down ${formatNumber(herald.ingestPerSecond)} events/s; ${herald.heldInFlight} requests held open` +
       (throughputFigure ? `; drain / throughput this run ${formatNumber(herald.drainPerSecond / throughputFigure.herald.value)}` : ''),

@@ -117,7 +117,15 @@ export function noteCpuPerDelivery(report: Report, cpu: ReturnType<typeof cpuSpe
   const rawCpuMs = runs.reduce((sum, run) => sum + run.load.cpuMs, 0);
   const rawRequests = runs.reduce((sum, run) => sum + run.expected, 0);
   const rawClient = formatNumber((rawCpuMs * 1000) / rawRequests);
-  report.note(`CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs${database}; the raw client ${rawClient} µs per request`);
+  report.note(
+    `CPU per delivery: Herald ${formatNumber(cpu.heraldUsPerDelivery)} µs (${heraldThreads(cpu)})${database}; the raw client ${rawClient} µs per request`,
+  );
+}
+
+/** Where Herald's CPU went: its main threads, and the rest (sending and store threads, V8's helpers). */
+export function heraldThreads(cpu: NonNullable<ReturnType<typeof cpuSpent>>): string {
+  const others = cpu.heraldUsPerDelivery - cpu.heraldMainThreadUsPerDelivery;
+  return `${formatNumber(cpu.heraldMainThreadUsPerDelivery)} on main threads, ${formatNumber(others)} on other threads`;
 }
 
 /**

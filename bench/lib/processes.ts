@@ -357,6 +357,9 @@ const TICKS_PER_SECOND = 100;
 
 export interface CpuReading {
   processes: number;
+  /** The part of `processes` spent on their main threads (JavaScript's event loop): the rest
+   * went to their other threads (sending, store, V8's compiler and garbage collector helpers). */
+  mainThreads: number;
   database: number;
 }
 
@@ -370,7 +373,11 @@ export interface CpuReading {
 export function cpuMillis(pids: number[], withDatabase = false): CpuReading | null {
   if (!existsSync('/proc/self/stat')) return null;
   const databasePids = withDatabase ? processesNamed('postgres') : [];
-  return { processes: sumTicks(pids), database: sumTicks(databasePids) };
+  return {
+    processes: sumTicks(pids.map((pid) => `/proc/${pid}/stat`)),
+    mainThreads: sumTicks(pids.map((pid) => `/proc/${pid}/task/${pid}/stat`)),
+    database: sumTicks(databasePids.map((pid) => `/proc/${pid}/stat`)),
+  };
 }
 
 /** The CPU time Herald's processes (and the database server's) spent per delivery between two readings. */
@@ -381,15 +388,17 @@ export function cpuSpent(before: CpuReading | null, after: CpuReading | null, de
     heraldMs: after.processes - before.processes,
     databaseMs: after.database - before.database,
     heraldUsPerDelivery: perDelivery(after.processes - before.processes),
+    heraldMainThreadUsPerDelivery: perDelivery(after.mainThreads - before.mainThreads),
     databaseUsPerDelivery: perDelivery(after.database - before.database),
   };
 }
 
-function sumTicks(pids: number[]): number {
+/** CPU milliseconds in these /proc stat files: a process's (all its threads) or one thread's. */
+function sumTicks(statFiles: string[]): number {
   let ticks = 0;
-  for (const pid of pids) {
+  for (const file of statFiles) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const stat = readFileSync(file, 'utf8');
       // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(fields[11]) + Number(fields[12]);

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMillis } from '../../bench/lib/processes.js';
 import { makeTempDir, removeDir } from '../support/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -89,7 +91,41 @@ test('a tiny throughput run prints its figure and writes the results file with m
     assert.equal(roundRatios.length, 2);
     assert.ok(Math.abs(figure.ratio - Math.min(...roundRatios)) < 1e-9, `${figure.ratio} of ${roundRatios.join(', ')}`);
     assert.match(output, /rounds' ratios: [\d.]+, [\d.]+ \(the median round's figures above\)/);
+    assert.match(output, /CPU per delivery: Herald [\d,.]+ µs \([\d,.]+ on main threads, -?[\d,.]+ on other threads\); the raw client/);
   } finally {
     removeDir(resultsDir);
   }
 });
+
+test('CPU readings tell a process\'s main thread from its other threads', async () => {
+  const before = cpuMillis([process.pid]);
+  assert.ok(before, 'this machine has /proc');
+  spinFor(300);
+  const afterMain = cpuMillis([process.pid])!;
+  await spinOnAnotherThread(300);
+  const afterWorker = cpuMillis([process.pid])!;
+  // CPU time, not wall time: each spin is counted in 10 ms ticks, whatever the machine's load.
+  assert.ok(afterMain.mainThreads - before.mainThreads >= 200, JSON.stringify({ before, afterMain }));
+  assert.ok(afterWorker.processes - afterMain.processes >= 200, JSON.stringify({ afterMain, afterWorker }));
+  assert.ok(afterWorker.mainThreads - afterMain.mainThreads < 150, JSON.stringify({ afterMain, afterWorker }));
+});
+
+/** Spins until this thread has used `cpuMs` of CPU time. */
+function spinFor(cpuMs: number): void {
+  const start = process.cpuUsage();
+  while (true) {
+    const used = process.cpuUsage(start);
+    if ((used.user + used.system) / 1000 >= cpuMs) return;
+  }
+}
+
+/** Spins on a worker thread until the process has used `cpuMs` more CPU time (this thread waits meanwhile). */
+async function spinOnAnotherThread(cpuMs: number): Promise<void> {
+  const source = `const start = process.cpuUsage();
+    while (true) { const used = process.cpuUsage(start); if ((used.user + used.system) / 1000 >= ${cpuMs}) break; }`;
+  await new Promise<void>((resolve, reject) => {
+    const worker = new Worker(source, { eval: true });
+    worker.on('error', reject);
+    worker.on('exit', () => resolve());
+  });
+}
