@@ -12,6 +12,7 @@ import {
   measureBetweenBaselines,
   measureUntilAnswered,
   medianRound,
+  noteRoundRatios,
   noteBaselineRuns,
   noteCpuPerDelivery,
   noteIfCut,
@@ -114,7 +115,7 @@ async function runVariant(context: BenchContext, receiver: ReceiverProcess, work
       roundRatios: ratios,
     },
   });
-  if (ratios.length > 1) report.note(`rounds' ratios: ${ratios.map((value) => value.toFixed(2)).join(', ')} (the median round's figures above)`);
+  noteRoundRatios(report, ratios);
   noteBaselineRuns(report, raw, 'rate', settings.maxWaitMs);
   noteCpuPerDelivery(report, herald.cpu, variant.store === 'postgres', raw);
   noteIfCut(report, herald.measurement, settings.maxWaitMs);

@@ -76,20 +76,28 @@ export async function measureBetweenBaselines<T>(
 
 /**
  * Measures `rounds` times over and keeps the round of the median ratio (of the two middle ones,
- * the lower): on a shared virtual machine the speed drifts within seconds, and rounds of one
- * throughput figure, each bracketed by its own baseline, ranged from 0.44 to 0.63. All rounds'
- * ratios go with the figure.
+ * the worse: the lower where a higher ratio is better, as throughput's, the higher where a lower
+ * one is, as a fan-out's time): on a shared virtual machine the speed drifts within seconds, and
+ * rounds of one throughput figure, each bracketed by its own baseline, ranged from 0.44 to 0.63.
+ * All rounds' ratios go with the figure.
  */
 export async function medianRound<T>(
   rounds: number,
   measure: () => Promise<T>,
   ratioOf: (round: T) => number,
+  better: 'higher' | 'lower' = 'higher',
 ): Promise<{ round: T; ratios: number[] }> {
   const measured: T[] = [];
   for (let i = 0; i < rounds; i += 1) measured.push(await measure());
   const ratios = measured.map(ratioOf);
-  const byRatio = ratios.map((_, index) => index).sort((a, b) => ratios[a] - ratios[b]);
+  const worseFirst = better === 'higher' ? (a: number, b: number) => ratios[a] - ratios[b] : (a: number, b: number) => ratios[b] - ratios[a];
+  const byRatio = ratios.map((_, index) => index).sort(worseFirst);
   return { round: measured[byRatio[Math.floor((measured.length - 1) / 2)]], ratios };
+}
+
+/** Under a figure measured in rounds, every round's ratio. */
+export function noteRoundRatios(report: Report, ratios: number[]): void {
+  if (ratios.length > 1) report.note(`rounds' ratios: ${ratios.map((value) => value.toFixed(2)).join(', ')} (the median round's figures above)`);
 }
 
 /** The two baseline runs under a figure, by the unit the figure compares, and either's cut. */

@@ -38,6 +38,8 @@ export interface BenchSettings {
   latencySeconds: number;
   fanoutWebhooks: number;
   fanoutPaths: number;
+  /** Fan-out figures are measured this many times over, as throughput's; the median round is kept. */
+  fanoutRounds: number;
   /**
    * How the fan-out webhooks are made: `import` (a `herald export` file loaded with `herald
    * import`, the bulk path) or `api` (one POST /api/webhooks each).
@@ -80,6 +82,7 @@ export function loadSettings(env: Env): BenchSettings {
     latencySeconds: timed('BENCH_LATENCY_SECONDS', 10),
     fanoutWebhooks: sized('BENCH_FANOUT_WEBHOOKS', 10_000, 100),
     fanoutPaths: positiveInteger(env, 'BENCH_FANOUT_PATHS', 100),
+    fanoutRounds: positiveInteger(env, 'BENCH_FANOUT_ROUNDS', 3),
     fanoutSetup: oneOf(env, 'BENCH_FANOUT_SETUP', ['import', 'api'], 'import'),
     backlogDeliveries: sized('BENCH_BACKLOG_DELIVERIES', 200_000, 1000),
     backlogStores: storeList(env, 'BENCH_BACKLOG_STORES', ['sqlite']).filter((store) => stores.includes(store)),

@@ -97,6 +97,32 @@ test('a tiny throughput run prints its figure and writes the results file with m
   }
 });
 
+test('a tiny fan-out run in two rounds reports the slower round, with both ratios', async () => {
+  const resultsDir = makeTempDir('herald-bench-smoke-');
+  try {
+    const { code, output } = await runBench(['fanout'], {
+      BENCH_SCALE: '0.01',
+      BENCH_FANOUT_WEBHOOKS: '40',
+      BENCH_FANOUT_PATHS: '4',
+      BENCH_FANOUT_ROUNDS: '2',
+      BENCH_STORES: 'sqlite',
+      BENCH_RESULTS_DIR: resultsDir,
+    });
+    assert.equal(code, 0, output);
+    assert.match(output, /fanout sqlite\s+herald [\d,.]+ ms \([\d,.]+\/s\)\s+raw [\d,.]+ ms \([\d,.]+\/s\)\s+ratio [\d.]+\s+\(target time <= 2x raw\) (PASS|MISS)/);
+    assert.match(output, /rounds' ratios: [\d.]+, [\d.]+ \(the median round's figures above\)/);
+    const [figure] = JSON.parse(readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')).figures;
+    assert.equal(figure.name, 'fanout sqlite');
+    assert.equal(figure.details.heraldAnswered, 40);
+    // A fan-out's ratio is a time: of two rounds, the higher is the worse, and the one reported.
+    const { roundRatios } = figure.details;
+    assert.equal(roundRatios.length, 2);
+    assert.ok(Math.abs(figure.ratio - Math.max(...roundRatios)) < 1e-9, `${figure.ratio} of ${roundRatios.join(', ')}`);
+  } finally {
+    removeDir(resultsDir);
+  }
+});
+
 test('CPU readings tell a process\'s main thread from its other threads', async () => {
   const before = cpuMillis([process.pid]);
   assert.ok(before, 'this machine has /proc');
