@@ -178,4 +178,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE webhooks SET (fillfactor = 50);
   `,
+  // Deliveries are found by id (unique) and listed by webhook in seq order; no statement looks
+  // one up by seq alone, yet its primary key's index took an entry at every write of a row
+  // (queued, claimed, completed), as the index by event did. seq stays the insertion order. The
+  // unique id identifies a row for logical replication, as the key did.
+  `
+  ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_pkey;
+  ALTER TABLE deliveries REPLICA IDENTITY USING INDEX deliveries_id_key;
+  `,
 ];

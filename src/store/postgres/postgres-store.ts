@@ -540,25 +540,25 @@ export class PostgresStore implements Store {
     // falls due again by itself.
     const head = await this.rows(
       `WITH head AS (
-         SELECT seq, webhook_id, next_attempt_at FROM deliveries
+         SELECT id, seq, webhook_id, next_attempt_at FROM deliveries
          WHERE status = 'pending' AND next_attempt_at <= $1
          ORDER BY next_attempt_at LIMIT $2
          FOR UPDATE SKIP LOCKED
        ),
        ranked AS (
-         SELECT head.seq, head.webhook_id,
+         SELECT head.id, head.webhook_id,
            row_number() OVER (PARTITION BY head.webhook_id ORDER BY head.next_attempt_at, head.seq) AS rank
          FROM head JOIN webhooks w ON w.id = head.webhook_id AND w.active
          WHERE NOT (head.webhook_id = ANY ($3::text[]))
        ),
        chosen AS (
-         SELECT ranked.seq FROM ranked LEFT JOIN jsonb_each_text($4::jsonb) AS busy ON busy.key = ranked.webhook_id
+         SELECT ranked.id FROM ranked LEFT JOIN jsonb_each_text($4::jsonb) AS busy ON busy.key = ranked.webhook_id
          WHERE ranked.rank <= $5 - coalesce(busy.value::int, 0)
          LIMIT $6
        ),
        claimed AS (
          UPDATE deliveries d SET claimed_by = $7, next_attempt_at = $8
-         FROM chosen WHERE d.seq = chosen.seq
+         FROM chosen WHERE d.id = chosen.id
          RETURNING ${CLAIMED_COLUMNS}, (SELECT count(*)::int FROM head) AS window_rows
        )
        ${withBodiesAndTargets('$1')}`,
@@ -597,8 +597,8 @@ export class PostgresStore implements Store {
          SELECT webhook_id, at, count(*) OVER () AS ready_count FROM due WHERE at <= $2 ORDER BY at LIMIT $3
        ),
        chosen AS (
-         SELECT c.seq, ready.ready_count FROM ready CROSS JOIN LATERAL (
-           SELECT seq FROM deliveries d
+         SELECT c.id, ready.ready_count FROM ready CROSS JOIN LATERAL (
+           SELECT id FROM deliveries d
            WHERE d.webhook_id = ready.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= $2
            ORDER BY d.next_attempt_at, d.seq
            LIMIT greatest($4 - coalesce(($5::jsonb ->> ready.webhook_id)::int, 0), 0)
@@ -609,7 +609,7 @@ export class PostgresStore implements Store {
        ),
        claimed AS (
          UPDATE deliveries d SET claimed_by = $6, next_attempt_at = $7
-         FROM chosen WHERE d.seq = chosen.seq
+         FROM chosen WHERE d.id = chosen.id
          RETURNING ${CLAIMED_COLUMNS}, chosen.ready_count
        )
        ${withBodiesAndTargets('$2')}`,
@@ -922,8 +922,8 @@ async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]
  * read from the old end of its index, never past the pending backlog (see HISTORY_PRUNE_MARGIN).
  */
 export const PRUNE_HISTORY_SQL = `WITH pruned AS (
-    DELETE FROM deliveries WHERE seq IN (
-      SELECT seq FROM deliveries WHERE webhook_id = $1 AND status <> 'pending' ORDER BY seq LIMIT $2)
+    DELETE FROM deliveries WHERE id IN (
+      SELECT id FROM deliveries WHERE webhook_id = $1 AND status <> 'pending' ORDER BY seq LIMIT $2)
     RETURNING id
   ),
   attempts_pruned AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM pruned))
