@@ -79,7 +79,8 @@ async function measureStore(context: BenchContext, receiver: ReceiverProcess, st
       maxWaitMs: settings.maxWaitMs,
       warmUp: { job: rawJob(settings, warmUpUrls, envelope, warmUps), answers: warmUps },
     });
-  const ratioOf = (round: { herald: HeraldFanout; baseline: BracketedBaseline }) => round.herald.herald.elapsedMs / round.baseline.elapsedMs;
+  const ratioOf = (round: { herald: HeraldFanout; baseline: BracketedBaseline }) =>
+    round.herald.herald.elapsedMs / round.baseline.elapsedMs;
   const { round, ratios } = await medianRound(
     settings.fanoutRounds,
     () => measureBetweenBaselines(measureRaw, () => measureHerald(context, receiver, store, urls, warmUpUrls)),

@@ -90,8 +90,8 @@ export async function medianRound<T>(
   const measured: T[] = [];
   for (let i = 0; i < rounds; i += 1) measured.push(await measure());
   const ratios = measured.map(ratioOf);
-  const worseFirst = better === 'higher' ? (a: number, b: number) => ratios[a] - ratios[b] : (a: number, b: number) => ratios[b] - ratios[a];
-  const byRatio = ratios.map((_, index) => index).sort(worseFirst);
+  const sign = better === 'higher' ? 1 : -1;
+  const byRatio = ratios.map((_, index) => index).sort((a, b) => sign * (ratios[a] - ratios[b])); // worse first
   return { round: measured[byRatio[Math.floor((measured.length - 1) / 2)]], ratios };
 }
 
