@@ -34,17 +34,33 @@ function runBench(args: string[], env: Record<string, string>): Promise<{ code: 
 }
 
 // Timings are never asserted: this only keeps the harness from rotting unnoticed.
-test('a tiny throughput run prints its figure and writes the results file with machine and figures', async () => {
+/**
+ * Runs one benchmark on SQLite at a hundredth of its size, with `env` on top, into a results
+ * folder of its own; asserts it ended well, hands its output and folder to `check`, then removes
+ * the folder.
+ */
+async function tinySqliteRun(
+  benchmark: string,
+  env: Record<string, string>,
+  check: (output: string, resultsDir: string) => void,
+): Promise<void> {
   const resultsDir = makeTempDir('herald-bench-smoke-');
   try {
-    const { code, output } = await runBench(['throughput'], {
+    const { code, output } = await runBench([benchmark], {
       BENCH_SCALE: '0.01',
-      BENCH_THROUGHPUT_DELIVERIES: '200',
-      BENCH_THROUGHPUT_ROUNDS: '2',
       BENCH_STORES: 'sqlite',
       BENCH_RESULTS_DIR: resultsDir,
+      ...env,
     });
     assert.equal(code, 0, output);
+    check(output, resultsDir);
+  } finally {
+    removeDir(resultsDir);
+  }
+}
+
+test('a tiny throughput run prints its figure and writes the results file with machine and figures', async () => {
+  await tinySqliteRun('throughput', { BENCH_THROUGHPUT_DELIVERIES: '200', BENCH_THROUGHPUT_ROUNDS: '2' }, (output, resultsDir) => {
     assert.match(output, /throughput sqlite\s+herald [\d,.]+ deliveries\/s\s+raw [\d,.]+ req\/s\s+ratio [\d.]+\s+\(target >= 0\.5\) (PASS|MISS)/);
 
     const files = readdirSync(resultsDir).sort();
@@ -92,23 +108,12 @@ test('a tiny throughput run prints its figure and writes the results file with m
     assert.ok(Math.abs(figure.ratio - Math.min(...roundRatios)) < 1e-9, `${figure.ratio} of ${roundRatios.join(', ')}`);
     assert.match(output, /rounds' ratios: [\d.]+, [\d.]+ \(the median round's figures above\)/);
     assert.match(output, /CPU per delivery: Herald [\d,.]+ µs \([\d,.]+ on main threads, -?[\d,.]+ on other threads\); the raw client/);
-  } finally {
-    removeDir(resultsDir);
-  }
+  });
 });
 
 test('a tiny fan-out run in two rounds reports the slower round, with both ratios', async () => {
-  const resultsDir = makeTempDir('herald-bench-smoke-');
-  try {
-    const { code, output } = await runBench(['fanout'], {
-      BENCH_SCALE: '0.01',
-      BENCH_FANOUT_WEBHOOKS: '40',
-      BENCH_FANOUT_PATHS: '4',
-      BENCH_FANOUT_ROUNDS: '2',
-      BENCH_STORES: 'sqlite',
-      BENCH_RESULTS_DIR: resultsDir,
-    });
-    assert.equal(code, 0, output);
+  const rounds = { BENCH_FANOUT_WEBHOOKS: '40', BENCH_FANOUT_PATHS: '4', BENCH_FANOUT_ROUNDS: '2' };
+  await tinySqliteRun('fanout', rounds, (output, resultsDir) => {
     assert.match(output, /fanout sqlite\s+herald [\d,.]+ ms \([\d,.]+\/s\)\s+raw [\d,.]+ ms \([\d,.]+\/s\)\s+ratio [\d.]+\s+\(target time <= 2x raw\) (PASS|MISS)/);
     assert.match(output, /rounds' ratios: [\d.]+, [\d.]+ \(the median round's figures above\)/);
     const [figure] = JSON.parse(readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')).figures;
@@ -118,9 +123,7 @@ test('a tiny fan-out run in two rounds reports the slower round, with both ratio
     const { roundRatios } = figure.details;
     assert.equal(roundRatios.length, 2);
     assert.ok(Math.abs(figure.ratio - Math.max(...roundRatios)) < 1e-9, `${figure.ratio} of ${roundRatios.join(', ')}`);
-  } finally {
-    removeDir(resultsDir);
-  }
+  });
 });
 
 test('CPU readings tell a process\'s main thread from its other threads', async () => {
