@@ -7,7 +7,7 @@ import { ConfigError, type HeraldConfig } from './config.js';
 import { EventCatalog } from './core/event-catalog.js';
 import { Dispatcher } from './dispatch/index.js';
 import { createSender } from './http/index.js';
-import { loadSecretBox, openStore, type Store } from './store/index.js';
+import { loadSecretBox, openStore, type PublishHandOff, type Store } from './store/index.js';
 
 /** Events whose deliveries are all pruned are removed after this long; so are idempotency keys. */
 const RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -53,7 +53,10 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
     const metrics = new HeraldMetrics();
     const delivery = role === 'api' ? null : startDelivery(config, store, logger, clock, metrics);
     // A worker has no API, but orchestrators and scrapers still need its probes and metrics.
-    const server = await startApi(config, store, tokens, logger, clock, metrics, { probesOnly: role === 'worker' });
+    const server = await startApi(config, store, tokens, logger, clock, metrics, {
+      probesOnly: role === 'worker',
+      handOff: delivery?.dispatcher,
+    });
     const api = role === 'worker' ? null : server;
     logger.info({ role, url: server.url, store: store.kind }, 'herald started');
 
@@ -99,10 +102,10 @@ async function startApi(
   logger: Logger,
   clock: () => number,
   metrics: HeraldMetrics,
-  options: { probesOnly: boolean },
+  options: { probesOnly: boolean; handOff?: PublishHandOff },
 ): Promise<{ server: FastifyInstance; url: string }> {
   const catalog = new EventCatalog(await store.listCustomEventTypes());
-  const server = buildApi({ store, catalog, config, logger, clock }, tokens, { metrics, probesOnly: options.probesOnly });
+  const server = buildApi({ store, catalog, config, logger, clock, handOff: options.handOff }, tokens, { metrics, probesOnly: options.probesOnly });
   const address = await server.listen({ port: config.port, host: config.host });
   return { server, url: address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost') };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { HeraldConfig } from '../config.js';
 import type { EventCatalog } from '../core/event-catalog.js';
-import type { Store } from '../store/index.js';
+import type { PublishHandOff, Store } from '../store/index.js';
 
 /** What every route plugin is given: no globals, no singletons. */
 export interface ApiContext {
@@ -10,4 +10,6 @@ export interface ApiContext {
   config: HeraldConfig;
   logger: Logger;
   clock: () => number;
+  /** This process's dispatcher, when it has one: its publishes claim deliveries for it. */
+  handOff?: PublishHandOff;
 }

@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
 import type { Sender, SendOutcome } from '../http/index.js';
-import type { AttemptRecord, AutoDisablePolicy, ClaimedDelivery, Store } from '../store/index.js';
+import type {
+  AttemptRecord,
+  AutoDisablePolicy,
+  ClaimedBatch,
+  ClaimedDelivery,
+  ClaimRequest,
+  PublishHandOff,
+  Store,
+} from '../store/index.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
 
@@ -36,6 +44,21 @@ const STORE_ERROR_BACKOFF_MS = 1_000;
  * it: long enough to write the outcome after the last byte, short enough that a dead process's
  * deliveries are not held up for long. */
 const LEASE_MARGIN_MS = 5_000;
+/**
+ * A publish of this process claims its deliveries for this dispatcher (see PublishHandOff)
+ * while fewer than this many times maxInFlight of them wait to be read. They wait in the store,
+ * not in memory, and this bounds how much work the other processes cannot help with (up to
+ * HANDED_OFF_WAIT_MS): a fan-out to 10,000 webhooks is handed over whole.
+ */
+const HANDED_OFF_SHARE = 32;
+/** How long a handed-off batch may wait to be read; what is left of it after that is given
+ * back for any process to claim. A handed-off claim's lease is this plus an ordinary one's. */
+const HANDED_OFF_WAIT_MS = 30_000;
+/** Deliveries read from a handed-off batch at a time, at most: a read writes nothing, so it
+ * costs little more for 300 than for 100. */
+const HANDED_OFF_PAGE = 300;
+/** While handed-off batches are read, the store is asked for due work at least this often. */
+const DUE_LOOK_MS = 100;
 /** Slots of a webhook whose receiver last timed out or could not be reached. */
 const STRUGGLING_SLOTS = 2;
 /** Failures where the receiver never answered. */
@@ -65,7 +88,7 @@ export interface DispatcherOptions {
  * until new work is queued, a slot frees up, or the next retry falls due. All retry state is in
  * the store; what this object holds in memory is only what is in flight right now.
  */
-export class Dispatcher {
+export class Dispatcher implements PublishHandOff {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -73,6 +96,10 @@ export class Dispatcher {
   /** Webhooks whose receiver last timed out or could not be reached (see slotsTaken). */
   private readonly struggling = new Set<string>();
   private readonly unrecorded: AttemptRecord[] = [];
+  /** Batches a publish claimed for this dispatcher, oldest first, each read up to `afterId`. */
+  private readonly handedOff: Array<{ batch: ClaimedBatch; afterId: string | null; left: number }> = [];
+  /** Whether the last claim found due work (see dueWorkMayWait). */
+  private lastClaimFound = false;
   /** Outcomes in the write that is running. */
   private beingWritten = 0;
   private flushing: Promise<void> | null = null;
@@ -110,12 +137,35 @@ export class Dispatcher {
     this.unsubscribe?.();
     this.nudge();
     await this.loopDone;
+    await this.giveBackHandedOff();
     const settled = Promise.allSettled([...this.inFlight.values()]);
     const grace = new Promise((resolve) => setTimeout(resolve, this.options.shutdownGraceMs).unref());
     await Promise.race([settled, grace]);
     this.options.sender.cancelAll();
     await settled;
     await this.flushRecords();
+  }
+
+  /** What a publish of this process may claim for this dispatcher now (see PublishHandOff). */
+  claimFor(now: number): ClaimRequest | undefined {
+    if (!this.running || !this.options.store.readClaimedBatch) return undefined;
+    const waiting = this.handedOff.reduce((sum, entry) => sum + entry.left, 0);
+    const room = this.options.maxInFlight * HANDED_OFF_SHARE - waiting;
+    if (room <= 0) return undefined;
+    return {
+      workerId: this.options.workerId,
+      now,
+      limit: room,
+      leaseMs: this.leaseMs() + HANDED_OFF_WAIT_MS,
+      inFlightByWebhook: this.slotsTaken(),
+      maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
+    };
+  }
+
+  take(batch: ClaimedBatch): void {
+    this.handedOff.push({ batch, afterId: null, left: batch.count });
+    if (this.running) this.nudge();
+    else void this.giveBackHandedOff(); // a publish that finished as the dispatcher stopped
   }
 
   get inFlightCount(): number {
@@ -179,13 +229,18 @@ export class Dispatcher {
     if (this.unrecorded.length > 0 && !this.flushing && !this.scheduledFlush) await this.flushRecords();
   }
 
-  /** Claims what fits in the free slots and starts it; true when the batch was full. */
+  /** Claims what fits in the free slots and starts it; true when more may be waiting. */
   private async claimAndLaunch(): Promise<boolean> {
+    if (this.handedOff.length > 0 && !this.dueWorkMayWait()) {
+      await this.launchHandedOff();
+      return true;
+    }
     const wanted = Math.min(this.freeSlots(), this.claimBatchSize);
     this.lastLookAt = this.clock();
     const claimed = wanted > 0 ? await this.claim(wanted) : [];
+    this.lastClaimFound = claimed.length > 0;
     for (const delivery of claimed) this.launch(delivery);
-    return wanted > 0 && claimed.length === wanted;
+    return (wanted > 0 && claimed.length === wanted) || this.handedOff.length > 0;
   }
 
   private claim(limit: number): Promise<ClaimedDelivery[]> {
@@ -193,10 +248,63 @@ export class Dispatcher {
       workerId: this.options.workerId,
       now: this.lastLookAt,
       limit,
-      leaseMs: this.options.deliveryTimeoutMs + LEASE_MARGIN_MS,
+      leaseMs: this.leaseMs(),
       inFlightByWebhook: this.slotsTaken(),
       maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
     });
+  }
+
+  /**
+   * Whether due work (retries, other processes' events) may be waiting while handed-off batches
+   * are read: the two take turns while claims find some, and without, the store is asked again
+   * every DUE_LOOK_MS. A stream of publishes must not hold back the retries.
+   */
+  private dueWorkMayWait(): boolean {
+    return this.lastClaimFound || this.clock() - this.lastLookAt >= DUE_LOOK_MS;
+  }
+
+  private leaseMs(): number {
+    return this.options.deliveryTimeoutMs + LEASE_MARGIN_MS;
+  }
+
+  /**
+   * Reads the next part of the oldest handed-off batch into the free slots. A delivery is sent
+   * only with a whole ordinary lease still ahead of it, as a claimed one would be; what a
+   * webhook has no slot for now (another batch filled them), or what an inactive webhook's, is
+   * given back to be claimed as usual.
+   */
+  private async launchHandedOff(): Promise<void> {
+    const { store, workerId } = this.options;
+    const entry = this.handedOff[0];
+    const now = this.clock();
+    if (now + this.leaseMs() > entry.batch.leaseEndsAt) {
+      this.handedOff.shift();
+      await store.releaseClaimedBatch!(workerId, entry.batch, entry.afterId, now);
+      return;
+    }
+    const limit = Math.min(this.freeSlots(), HANDED_OFF_PAGE);
+    const page = await store.readClaimedBatch!(workerId, entry.batch, entry.afterId, limit, now);
+    entry.afterId = page.lastId ?? entry.afterId;
+    entry.left -= page.read;
+    if (page.read < limit) this.handedOff.shift();
+    const givenBack = [...page.inactive];
+    for (const delivery of page.deliveries) {
+      const webhookId = delivery.webhook.id;
+      if (this.webhookFreeSlots(webhookId, this.inFlightByWebhook.get(webhookId) ?? 0) > 0) this.launch(delivery);
+      else givenBack.push(delivery.id);
+    }
+    if (givenBack.length > 0) await store.releaseClaims(workerId, givenBack, now);
+  }
+
+  /** Gives back every batch still waiting to be read, for another process or a later run. */
+  private async giveBackHandedOff(): Promise<void> {
+    const { store, workerId } = this.options;
+    for (const entry of this.handedOff.splice(0)) {
+      await store.releaseClaimedBatch!(workerId, entry.batch, entry.afterId, this.clock()).catch((error: unknown) => {
+        // The claims lapse by themselves at the lease's end.
+        this.options.logger.error({ err: error }, 'giving back handed-off deliveries failed');
+      });
+    }
   }
 
   /**

@@ -117,10 +117,49 @@ export interface PublishRequest {
   now: number;
   /** When given, a repeat with the same key and fingerprint returns the first result. */
   idempotency?: { key: string; fingerprint: string };
+  /**
+   * When given, a store that can (one with readClaimedBatch) creates the deliveries already
+   * claimed for this worker, as many as the claim would take, `leaseMs` counted from `now`:
+   * they are never written a second time just to be claimed (see PublishHandOff).
+   */
+  claimFor?: ClaimRequest;
+}
+
+/**
+ * Deliveries a publish created already claimed: at most `count`, each id starting with
+ * `idStem`, in the publish's order, held until `leaseEndsAt`.
+ */
+export interface ClaimedBatch {
+  idStem: string;
+  count: number;
+  leaseEndsAt: number;
+}
+
+/** The next part of a claimed batch, read in order after `lastId` (see readClaimedBatch). */
+export interface ClaimedBatchPage {
+  /** Ready to send, the webhook's target and secrets as of `now`. */
+  deliveries: ClaimedDelivery[];
+  /** Of webhooks set inactive since the publish: not to be sent, their claims to be given back. */
+  inactive: string[];
+  /** The last id this page read: the next page starts after it. */
+  lastId: string | null;
+  /** Rows this page read, whatever became of them; fewer than asked means the batch is done. */
+  read: number;
+}
+
+/**
+ * Who takes the deliveries a publish claimed: the dispatcher of the publishing process. An
+ * event's deliveries then go from the publish straight to the sending, each row written
+ * twice (created, then completed) instead of three times with a claim between.
+ */
+export interface PublishHandOff {
+  /** What to claim for the dispatcher now, or undefined when it takes nothing more. */
+  claimFor(now: number): ClaimRequest | undefined;
+  take(batch: ClaimedBatch): void;
 }
 
 export type PublishOutcome =
-  | { kind: 'published'; events: PublishedEvent[] }
+  | { kind: 'published'; events: PublishedEvent[]; claimed?: ClaimedBatch }
   | { kind: 'replayed'; events: PublishedEvent[] }
   | { kind: 'key-reused' };
 
@@ -257,6 +296,11 @@ export interface Store {
   recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void>;
   /** Gives claimed deliveries back, due at `now`, for another worker or a later run. */
   releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void>;
+  /** Only on stores whose publish claims (`claimFor`): up to `limit` deliveries of a claimed
+   * batch after `afterId` (from the start when null) still claimed by `workerId`, in order. */
+  readClaimedBatch?(workerId: string, batch: ClaimedBatch, afterId: string | null, limit: number, now: number): Promise<ClaimedBatchPage>;
+  /** Gives back, due at `now`, whatever of a claimed batch after `afterId` is still claimed by `workerId`. */
+  releaseClaimedBatch?(workerId: string, batch: ClaimedBatch, afterId: string | null, now: number): Promise<void>;
   /** When the next pending delivery falls due, or null when none is pending. Deliveries of
    * inactive webhooks wait (claims skip them too) until the webhook is active again. Deliveries of
    * the webhooks in `skipWebhookIds` (those this worker has no free slot for) are left out, and

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { newId } from '../../src/core/ids.js';
 import { instanceWebhook, waitUntil } from '../support/index.js';
 import { SecretBox } from '../../src/core/secret-box.js';
-import { PostgresStore } from '../../src/store/index.js';
+import { PostgresStore, type ClaimRequest } from '../../src/store/index.js';
 import { DELIVERY_SESSION_SETTINGS, PRUNE_HISTORY_SQL } from '../../src/store/postgres/postgres-store.js';
 import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
 import { storeContract, TEST_SECRETS } from './store-contract.js';
@@ -416,6 +416,159 @@ describe('postgres store: pruning a history', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('postgres store: a publish that claims for its own dispatcher', () => {
+  const mine: string[] = [];
+  after(async () => dropSchemas(mine.splice(0)));
+  const NOW = 1_800_000_000_000;
+  const LEASE_MS = 60_000;
+
+  async function openStore(): Promise<PostgresStore> {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    return PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, secrets: TEST_SECRETS });
+  }
+
+  function claimFor(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
+    return {
+      workerId: 'publisher', now: NOW, limit: 1_000, leaseMs: LEASE_MS,
+      inFlightByWebhook: new Map(), maxInFlightPerWebhook: 10, ...overrides,
+    };
+  }
+
+  const events = (count: number) =>
+    Array.from({ length: count }, (_, index) => ({
+      id: newId('evt'), eventName: 'project_created', body: `{"n":${index}}`, tenantId: null, projectId: null,
+    }));
+
+  /** Stores `count` webhooks hearing every project_created, sorted by id (the order a publish fans out in). */
+  async function webhooks(store: PostgresStore, count: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const webhook = instanceWebhook({ secret: `secret-${index}` }, NOW);
+      await store.insertWebhook(webhook);
+      ids.push(webhook.id);
+    }
+    return ids.sort();
+  }
+
+  const ordinaryClaim = (store: PostgresStore, now = NOW) =>
+    store.claimDueDeliveries({
+      workerId: 'another', now, limit: 1_000, leaseMs: 30_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 1_000,
+    });
+
+  test('creates the deliveries claimed, and reads them back in order, page by page, with bodies and secrets', async () => {
+    const store = await openStore();
+    const webhookIds = await webhooks(store, 3);
+    const outcome = await store.publishEvents({ events: events(2), now: NOW, claimFor: claimFor() });
+    assert.equal(outcome.kind, 'published');
+    assert.ok(outcome.kind === 'published' && outcome.claimed);
+    const batch = outcome.claimed;
+    assert.equal(batch.count, 6);
+    assert.equal(batch.leaseEndsAt, NOW + LEASE_MS);
+    assert.deepEqual(await ordinaryClaim(store), [], 'no other worker may take them');
+
+    const first = await store.readClaimedBatch('publisher', batch, null, 4, NOW);
+    assert.equal(first.read, 4);
+    const second = await store.readClaimedBatch('publisher', batch, first.lastId, 4, NOW);
+    assert.equal(second.read, 2, 'a short page: the batch is done');
+    const read = [...first.deliveries, ...second.deliveries];
+    // Event by event, each to the webhooks in id order: the publish's order.
+    assert.deepEqual(read.map((delivery) => [JSON.parse(delivery.body).n, delivery.webhook.id]), [
+      [0, webhookIds[0]], [0, webhookIds[1]], [0, webhookIds[2]],
+      [1, webhookIds[0]], [1, webhookIds[1]], [1, webhookIds[2]],
+    ]);
+    assert.ok(read.every((delivery) => /^secret-\d$/.test(delivery.webhook.secret) && delivery.attemptsMade === 0));
+    assert.deepEqual(await store.readClaimedBatch('another', batch, null, 10, NOW), { deliveries: [], inactive: [], lastId: null, read: 0 });
+    await store.close();
+  });
+
+  test('claims only what a claim would take: the first `limit`, each webhook up to its free slots', async () => {
+    const store = await openStore();
+    const [busy, full, free] = await webhooks(store, 3);
+    const outcome = await store.publishEvents({
+      events: events(3),
+      now: NOW,
+      claimFor: claimFor({ limit: 4, maxInFlightPerWebhook: 3, inFlightByWebhook: new Map([[busy, 1], [full, 3]]) }),
+    });
+    assert.ok(outcome.kind === 'published' && outcome.claimed);
+    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 100, NOW);
+    // busy has 2 free slots, full none, free 3; the limit stops at the fourth, in publish order.
+    assert.deepEqual(page.deliveries.map((delivery) => delivery.webhook.id), [busy, free, busy, free]);
+    const others = await ordinaryClaim(store);
+    assert.deepEqual(others.map((delivery) => delivery.webhook.id).sort(), [busy, full, full, full, free].sort(), 'the rest are due for anyone');
+    await store.close();
+  });
+
+  test('without claimFor, or with a limit of 0, nothing is claimed', async () => {
+    const store = await openStore();
+    await webhooks(store, 2);
+    const plain = await store.publishEvents({ events: events(1), now: NOW });
+    const none = await store.publishEvents({ events: events(1), now: NOW, claimFor: claimFor({ limit: 0 }) });
+    assert.ok(plain.kind === 'published' && plain.claimed === undefined);
+    assert.ok(none.kind === 'published' && none.claimed === undefined);
+    assert.equal((await ordinaryClaim(store)).length, 4);
+    await store.close();
+  });
+
+  test('a webhook set inactive after the publish comes back as inactive, not to be sent', async () => {
+    const store = await openStore();
+    const [paused, live] = await webhooks(store, 2);
+    const outcome = await store.publishEvents({ events: events(1), now: NOW, claimFor: claimFor() });
+    assert.ok(outcome.kind === 'published' && outcome.claimed);
+    await store.updateWebhook(paused, { active: false }, NOW);
+    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 10, NOW);
+    assert.deepEqual(page.deliveries.map((delivery) => delivery.webhook.id), [live]);
+    assert.equal(page.inactive.length, 1);
+    assert.equal(page.read, 2);
+    await store.releaseClaims('publisher', page.inactive, NOW);
+    await store.updateWebhook(paused, { active: true }, NOW);
+    assert.deepEqual((await ordinaryClaim(store)).map((delivery) => delivery.id), page.inactive);
+    await store.close();
+  });
+
+  test('giving back the rest of a batch makes it due at once for anyone; what was read stays claimed', async () => {
+    const store = await openStore();
+    await webhooks(store, 4);
+    const outcome = await store.publishEvents({ events: events(1), now: NOW, claimFor: claimFor() });
+    assert.ok(outcome.kind === 'published' && outcome.claimed);
+    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 1, NOW);
+    await store.releaseClaimedBatch('another', outcome.claimed, page.lastId, NOW + 5);
+    assert.deepEqual(await ordinaryClaim(store, NOW + 5), [], 'only the claim\'s own worker gives it back');
+    await store.releaseClaimedBatch('publisher', outcome.claimed, page.lastId, NOW + 5);
+    const rest = await ordinaryClaim(store, NOW + 5);
+    assert.equal(rest.length, 3);
+    assert.ok(!rest.some((delivery) => delivery.id === page.deliveries[0].id));
+    await store.close();
+  });
+
+  test('a claimed batch nobody reads falls due again when its lease ends', async () => {
+    const store = await openStore();
+    await webhooks(store, 2);
+    const outcome = await store.publishEvents({ events: events(1), now: NOW, claimFor: claimFor() });
+    assert.ok(outcome.kind === 'published' && outcome.claimed);
+    assert.deepEqual(await ordinaryClaim(store, NOW + LEASE_MS - 1), []);
+    assert.equal((await ordinaryClaim(store, NOW + LEASE_MS)).length, 2);
+    await store.close();
+  });
+
+  test('a publish claimed whole wakes no other process; one with deliveries left for them does', async () => {
+    const schema = freshSchemaName();
+    mine.push(schema);
+    const open = () => PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, poolSize: 2, secrets: TEST_SECRETS });
+    const [listener, publisher] = await Promise.all([open(), open()]);
+    await webhooks(publisher, 2);
+    let woken = 0;
+    listener.onDeliveriesQueued(() => woken++);
+    await publisher.publishEvents({ events: events(1), now: NOW, claimFor: claimFor() });
+    await publisher.publishEvents({ events: events(1), now: NOW, claimFor: claimFor({ limit: 1 }) });
+    await waitUntil(() => woken > 0, { message: 'the second publish woke nobody' });
+    // NOTIFYs arrive in commit order: the first publish's would have come before the second's.
+    await delay(100);
+    assert.equal(woken, 1);
+    await Promise.all([listener.close(), publisher.close()]);
   });
 });
 

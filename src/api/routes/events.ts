@@ -16,7 +16,7 @@ export const MAX_PUBLISH_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 export const eventRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => async (app) => {
-  const { store, clock } = context;
+  const { store, clock, handOff } = context;
 
   app.post(
     '/events',
@@ -36,7 +36,8 @@ export const eventRoutes = (context: ApiContext): FastifyPluginAsyncTypebox => a
       );
       const idempotency = idempotencyOf(request.headers['idempotency-key'], request.principal.tokenId, body);
       // Stored durably before the 202: once acknowledged, an event is never lost.
-      const outcome = await store.publishEvents({ events, now, idempotency });
+      const outcome = await store.publishEvents({ events, now, idempotency, claimFor: handOff?.claimFor(now) });
+      if (outcome.kind === 'published' && outcome.claimed) handOff!.take(outcome.claimed);
       if (outcome.kind === 'key-reused') throw new HeraldError('idempotency_key_reused', undefined, 'Idempotency-Key');
       if (outcome.kind === 'replayed') reply.header('idempotent-replayed', 'true');
       reply.code(202);

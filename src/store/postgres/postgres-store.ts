@@ -32,6 +32,8 @@ import {
   type AttemptRecord,
   type AutoDisablePolicy,
   type ClaimRequest,
+  type ClaimedBatch,
+  type ClaimedBatchPage,
   type ClaimedDelivery,
   type DeliveryDetail,
   type DeliveryListFilter,
@@ -369,8 +371,9 @@ export class PostgresStore implements Store {
   async publishEvents(request: PublishRequest): Promise<PublishOutcome> {
     const outcome: PublishOutcome = request.idempotency
       ? await this.transaction((client) => this.publishOnce(client, request, request.idempotency!))
-      : { kind: 'published', events: await this.insertEventsWithDeliveries(this.pool, request) };
-    if (outcome.kind === 'published' && outcome.events.some((event) => event.deliveries > 0)) this.notifier.announce();
+      : await this.insertEventsWithDeliveries(this.pool, request);
+    // Other processes are woken only for what this one did not claim for itself.
+    if (outcome.kind === 'published' && deliveriesIn(outcome.events) > (outcome.claimed?.count ?? 0)) this.notifier.announce();
     return outcome;
   }
 
@@ -387,14 +390,14 @@ export class PostgresStore implements Store {
       if (previous.fingerprint !== idempotency.fingerprint) return { kind: 'key-reused' };
       return { kind: 'replayed', events: JSON.parse(previous.response as string) as PublishedEvent[] };
     }
-    const events = await this.insertEventsWithDeliveries(client, request);
+    const published = await this.insertEventsWithDeliveries(client, request);
     await client.query('INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES ($1, $2, $3, $4)', [
       idempotency.key,
       idempotency.fingerprint,
-      JSON.stringify(events),
+      JSON.stringify(published.events),
       request.now,
     ]);
-    return { kind: 'published', events };
+    return published;
   }
 
   /**
@@ -405,10 +408,18 @@ export class PostgresStore implements Store {
    * Delivery ids are made in SQL, as many as there are matches: the batch's own id prefix (time
    * and sequence, unique in this process), a 7-digit hex position (0x1000000 + n keeps the
    * width fixed) and 5 random hex digits against another process's batch in the same
-   * millisecond.
+   * millisecond. In id order, a batch's deliveries are in the publish's order.
+   * With `claimFor`, the deliveries a claim would take now (each webhook's first ones, up to its
+   * free slots; the first `limit` of those) are created claimed, due again when the lease ends.
    */
-  private async insertEventsWithDeliveries(client: Queryable, request: PublishRequest): Promise<PublishedEvent[]> {
-    const { events, now } = request;
+  private async insertEventsWithDeliveries(
+    client: Queryable,
+    request: PublishRequest,
+  ): Promise<Extract<PublishOutcome, { kind: 'published' }>> {
+    const { events, now, claimFor } = request;
+    const idStem = newIdStem('dlv');
+    const plan = claimFor ? planSlots(claimFor) : { saturated: [], busy: {} };
+    const leaseEndsAt = claimFor ? now + claimFor.leaseMs : now;
     // The scope rule of core/types.ts `webhookHearsEvent`, in SQL, for the whole batch at once,
     // in the batch's order: a webhook's history lists deliveries in the order events came.
     const counts = await this.rows(
@@ -447,19 +458,44 @@ export class PostgresStore implements Store {
        kept AS (
          SELECT id FROM webhooks WHERE id IN (SELECT webhook_id FROM matches) FOR KEY SHARE
        ),
+       -- Which deliveries are created claimed: as a claim would choose them (none when $7 is 0).
+       eligible AS (
+         SELECT m.*, (m.webhook_id <> ALL ($4::text[])
+             AND row_number() OVER (PARTITION BY m.webhook_id ORDER BY m.n) <= $6 - coalesce(busy.value::int, 0))::int AS fits
+         FROM matches m LEFT JOIN jsonb_each_text($5::jsonb) AS busy ON busy.key = m.webhook_id
+         WHERE m.webhook_id IN (SELECT id FROM kept)
+       ),
+       chosen AS (
+         SELECT *, fits = 1 AND sum(fits) OVER (ORDER BY n) <= $7 AS claimed FROM eligible
+       ),
        queued AS (
-         INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at)
+         INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at, claimed_by)
          SELECT $3 || to_hex(16777216 + n) || substr(md5(random()::text), 1, 5), webhook_id, event_id, event_name,
-           'pending', 0, $2, $2
-         FROM matches WHERE webhook_id IN (SELECT id FROM kept) ORDER BY n
-         RETURNING event_id
+           'pending', 0, CASE WHEN claimed THEN $9 ELSE $2 END, $2, CASE WHEN claimed THEN $8 END
+         FROM chosen ORDER BY n
+         RETURNING event_id, claimed_by
        )
-       SELECT event_id, count(*)::int AS n FROM queued GROUP BY event_id`,
-      [JSON.stringify(events.map(eventColumns)), now, newIdStem('dlv')],
+       SELECT event_id, count(*)::int AS n, count(claimed_by)::int AS claimed FROM queued GROUP BY event_id`,
+      [
+        JSON.stringify(events.map(eventColumns)),
+        now,
+        idStem,
+        plan.saturated,
+        JSON.stringify(plan.busy),
+        claimFor?.maxInFlightPerWebhook ?? 0,
+        claimFor?.limit ?? 0,
+        claimFor?.workerId ?? null,
+        leaseEndsAt,
+      ],
       client,
     );
     const perEvent = new Map(counts.map((row) => [row.event_id as string, row.n as number]));
-    return events.map((event) => ({ id: event.id, deliveries: perEvent.get(event.id) ?? 0 }));
+    const claimed = counts.reduce((sum, row) => sum + (row.claimed as number), 0);
+    return {
+      kind: 'published',
+      events: events.map((event) => ({ id: event.id, deliveries: perEvent.get(event.id) ?? 0 })),
+      ...(claimed > 0 ? { claimed: { idStem, count: claimed, leaseEndsAt } } : {}),
+    };
   }
 
   // ---- one webhook's deliveries ----
@@ -652,6 +688,47 @@ export class PostgresStore implements Store {
     }, this.deliveryPool);
   }
 
+  /**
+   * A claimed batch's rows, in order, by a range of the id index: they are read, not written,
+   * since the publish claimed them already. Rows of a webhook deleted since are gone with it.
+   */
+  async readClaimedBatch(
+    workerId: string,
+    batch: ClaimedBatch,
+    afterId: string | null,
+    limit: number,
+    now: number,
+  ): Promise<ClaimedBatchPage> {
+    const rows = await this.rows(
+      `WITH claimed AS (
+         SELECT ${CLAIMED_COLUMNS}, (SELECT w.active FROM webhooks w WHERE w.id = d.webhook_id) AS active
+         FROM deliveries d
+         WHERE d.id > $1 AND d.id < $2 AND d.claimed_by = $3 AND d.status = 'pending'
+         ORDER BY d.id LIMIT $4
+       )
+       ${withBodiesAndTargets('$5')}`,
+      [afterId ?? batch.idStem, batchIdEnd(batch), workerId, limit, now],
+      this.deliveryPool,
+    );
+    // An event's body comes on its first row, which may be an inactive webhook's: all are read.
+    const inactive = new Set(rows.filter((row) => !row.active).map((row) => row.id as string));
+    const deliveries = rows.length === 0 ? [] : hydrateClaimRows(this.options.secrets, rows);
+    return {
+      deliveries: deliveries.filter((delivery) => !inactive.has(delivery.id)),
+      inactive: [...inactive],
+      lastId: rows.reduce<string | null>((last, row) => (last === null || (row.id as string) > last ? (row.id as string) : last), null),
+      read: rows.length,
+    };
+  }
+
+  async releaseClaimedBatch(workerId: string, batch: ClaimedBatch, afterId: string | null, now: number): Promise<void> {
+    await this.deliveryPool.query(
+      `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = $1
+       WHERE id > $2 AND id < $3 AND claimed_by = $4 AND status = 'pending'`,
+      [now, afterId ?? batch.idStem, batchIdEnd(batch), workerId],
+    );
+  }
+
   async releaseClaims(workerId: string, deliveryIds: string[], now: number): Promise<void> {
     if (deliveryIds.length === 0) return;
     await this.deliveryPool.query(
@@ -792,6 +869,15 @@ function hydrateClaimRows(secrets: SecretBox, claimed: Row[]): ClaimedDelivery[]
   const targets = claimed.filter((row) => row.url !== null).map((row) => ({ ...row, id: row.webhook_id }));
   const bodies = claimed.filter((row) => row.body !== null).map((row) => ({ id: row.event_id, body: row.body }));
   return hydrateClaims(secrets, claimed, targets, bodies);
+}
+
+/** Above every id of a claimed batch (stem, then hex digits only) and below any other stem's. */
+function batchIdEnd(batch: ClaimedBatch): string {
+  return `${batch.idStem}g`;
+}
+
+function deliveriesIn(events: readonly PublishedEvent[]): number {
+  return events.reduce((sum, event) => sum + event.deliveries, 0);
 }
 
 /** Rows of the due index nextDueAt reads before it looks per webhook (see claim-plan.ts). */

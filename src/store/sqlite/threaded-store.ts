@@ -29,8 +29,9 @@ import type {
   WebhookPatch,
 } from '../types.js';
 
-/** The store's methods a call may name; the thread calls nothing else. */
-export type StoreMethod = Exclude<keyof Store, 'kind' | 'onDeliveriesQueued'>;
+/** The store's methods a call may name; the thread calls nothing else. SQLite's publish claims
+ * nothing (its claims only read), so it has no claimed batches to read. */
+export type StoreMethod = Exclude<keyof Store, 'kind' | 'onDeliveriesQueued' | 'readClaimedBatch' | 'releaseClaimedBatch'>;
 
 export interface StoreThreadData {
   dataDir: string;
