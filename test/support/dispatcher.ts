@@ -8,7 +8,7 @@ import { instanceWebhook } from './fixtures.js';
 /** A dispatcher on `store` for tests on loopback, silent, sending on the test's own thread. */
 export function startTestDispatcher(
   store: Store,
-  options: Pick<DispatcherOptions, 'workerId' | 'maxInFlight' | 'maxInFlightPerWebhook' | 'deliveryTimeoutMs' | 'retryScheduleMs'>,
+  options: Pick<DispatcherOptions, 'workerId' | 'maxInFlight' | 'maxInFlightPerWebhook' | 'deliveryTimeoutMs' | 'retryScheduleMs' | 'clock'>,
 ): { dispatcher: Dispatcher; stop: () => Promise<void> } {
   const sender = new LocalSender({ allowPrivateNetworks: true, allowedNetworks: [], timeoutMs: options.deliveryTimeoutMs });
   const dispatcher = new Dispatcher({

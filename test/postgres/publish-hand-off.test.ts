@@ -1,0 +1,183 @@
+// A publish on PostgreSQL claims its deliveries for its own process's dispatcher, which reads
+// them instead of claiming them (see PublishHandOff): these run it end to end, on real
+// receivers and the test database.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { newId } from '../../src/core/ids.js';
+import type { Dispatcher } from '../../src/dispatch/index.js';
+import { PostgresStore, type ClaimedBatch, type ClaimedDelivery, type Store } from '../../src/store/index.js';
+import { instanceWebhook, startReceiver, startTestDispatcher, waitUntil } from '../support/index.js';
+import { startTestHerald } from '../support/herald.js';
+import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
+import { TEST_SECRETS } from '../store/store-contract.js';
+
+const schemas: string[] = [];
+after(async () => dropSchemas(schemas.splice(0)));
+
+async function openStore(): Promise<PostgresStore> {
+  const schema = freshSchemaName();
+  schemas.push(schema);
+  return PostgresStore.open({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4, secrets: TEST_SECRETS });
+}
+
+/** The store, counting what ordinary claims returned and which claimed-batch calls were made. */
+function watched(store: PostgresStore) {
+  const seen = { claimedByClaims: 0, batchReads: 0, batchesGivenBack: 0 };
+  const proxy = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (!['claimDueDeliveries', 'readClaimedBatch', 'releaseClaimedBatch'].includes(property as string)) return value.bind(target);
+      return async (...args: unknown[]) => {
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (property === 'claimDueDeliveries') seen.claimedByClaims += (result as ClaimedDelivery[]).length;
+        if (property === 'readClaimedBatch') seen.batchReads++;
+        if (property === 'releaseClaimedBatch') seen.batchesGivenBack++;
+        return result;
+      };
+    },
+  }) as Store;
+  return { store: proxy, seen };
+}
+
+/** Webhooks hearing every project_created, each to its own path of `url`. */
+async function webhooksTo(store: Store, url: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const webhook = instanceWebhook({ url: `${url}/hook-${index}`, secret: `secret-${index}` });
+    await store.insertWebhook(webhook);
+    ids.push(webhook.id);
+  }
+  return ids;
+}
+
+/** Publishes `count` events with the dispatcher's claim, as the API does, and returns the batch. */
+async function publishFor(dispatcher: Dispatcher, store: Store, count: number): Promise<ClaimedBatch> {
+  const now = Date.now();
+  const events = Array.from({ length: count }, () => ({
+    id: newId('evt'), eventName: 'project_created', body: '{"eventName":"project_created"}', tenantId: null, projectId: null,
+  }));
+  const outcome = await store.publishEvents({ events, now, claimFor: dispatcher.claimFor(now) });
+  assert.ok(outcome.kind === 'published' && outcome.claimed, 'the publish claimed nothing');
+  return outcome.claimed;
+}
+
+/** A receiver answering 200 after `delayMs`, noting the most requests it held at once. */
+async function slowReceiver(delayMs: number) {
+  const state = { url: '', received: [] as string[], open: 0, mostOpen: 0 };
+  const server = http.createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      state.received.push(request.url ?? '');
+      state.mostOpen = Math.max(state.mostOpen, ++state.open);
+      setTimeout(() => {
+        state.open--;
+        response.end('ok');
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections());
+  return { state, close };
+}
+
+const LIMITS = { maxInFlight: 64, maxInFlightPerWebhook: 4, deliveryTimeoutMs: 5_000, retryScheduleMs: [100] };
+
+test('an event published through the API reaches every webhook once, none of it claimed a second time', async () => {
+  const receiver = await startReceiver();
+  const schema = freshSchemaName();
+  schemas.push(schema);
+  const herald = await startTestHerald({ databaseUrl: TEST_DATABASE_URL, databaseSchema: schema });
+  try {
+    const store = herald.herald.store;
+    let claimedByClaims = 0;
+    const claim = store.claimDueDeliveries.bind(store);
+    store.claimDueDeliveries = async (request) => {
+      const claimed = await claim(request);
+      claimedByClaims += claimed.length;
+      return claimed;
+    };
+    const webhookIds = await webhooksTo(store, receiver.url, 30);
+    const published = await herald.post('/api/events', { eventName: 'project_created', payload: { tenantId: 't1', projectId: 'p1' } });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    assert.equal(published.body.deliveries, 30);
+    const requests = await receiver.waitForRequests(30);
+    await waitUntil(async () => {
+      const histories = await Promise.all(webhookIds.map((id) => herald.get(`/api/webhooks/${id}/deliveries`)));
+      return histories.every((history) => history.body.data[0]?.status === 'success');
+    }, { message: 'not every outcome was recorded' });
+    assert.deepEqual(requests.map((request) => request.url).sort(), webhookIds.map((_, index) => `/hook-${index}`).sort());
+    assert.equal(claimedByClaims, 0, 'the deliveries went from the publish to the dispatcher');
+  } finally {
+    await herald.stop({ removeData: true });
+    await receiver.close();
+  }
+});
+
+test('a webhook whose slots another batch filled gets its delivery later, by an ordinary claim, never over its cap', async () => {
+  const receiver = await slowReceiver(100);
+  const real = await openStore();
+  const { store, seen } = watched(real);
+  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, maxInFlightPerWebhook: 1 });
+  try {
+    await webhooksTo(store, receiver.state.url, 1);
+    // Both publishes claim the webhook's one slot: the dispatcher has read neither yet.
+    const batches = [await publishFor(dispatcher, store, 1), await publishFor(dispatcher, store, 1)];
+    for (const batch of batches) dispatcher.take(batch);
+    await waitUntil(() => receiver.state.received.length === 2, { message: 'both deliveries should arrive' });
+    assert.equal(receiver.state.mostOpen, 1);
+    assert.equal(seen.claimedByClaims, 1, 'the second was given back and claimed once its slot was free');
+  } finally {
+    await stop();
+    await real.close();
+    await receiver.close();
+  }
+});
+
+test('stopping gives back what was not read yet: another process delivers it at once, nothing twice', async () => {
+  const receiver = await slowReceiver(300);
+  const real = await openStore();
+  const { store } = watched(real);
+  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, maxInFlight: 2 });
+  try {
+    await webhooksTo(store, receiver.state.url, 10);
+    dispatcher.take(await publishFor(dispatcher, store, 1));
+    await waitUntil(() => receiver.state.received.length === 2);
+    await stop();
+    const sent = receiver.state.received.length;
+    const rest = await real.claimDueDeliveries({
+      workerId: 'another', now: Date.now(), limit: 100, leaseMs: 30_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 10,
+    });
+    assert.equal(sent + rest.length, 10);
+    assert.ok(rest.length >= 6, `only ${rest.length} of 10 were given back`);
+  } finally {
+    await stop();
+    await real.close();
+    await receiver.close();
+  }
+});
+
+test('a batch read too late to finish within its lease is given back, then claimed and sent as usual', async () => {
+  const receiver = await startReceiver();
+  const real = await openStore();
+  const { store, seen } = watched(real);
+  // The dispatcher's clock runs a minute ahead of the publish's: every batch it takes is stale.
+  const clock = () => Date.now() + 60_000;
+  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, clock });
+  try {
+    await webhooksTo(store, receiver.url, 5);
+    dispatcher.take(await publishFor(dispatcher, store, 1));
+    await receiver.waitForRequests(5);
+    assert.equal(seen.batchReads, 0);
+    assert.equal(seen.batchesGivenBack, 1);
+    assert.equal(seen.claimedByClaims, 5);
+    assert.equal(new Set(receiver.requests.map((request) => request.url)).size, 5);
+  } finally {
+    await stop();
+    await real.close();
+    await receiver.close();
+  }
+});
