@@ -156,7 +156,7 @@ export class Dispatcher implements PublishHandOff {
       workerId: this.options.workerId,
       now,
       limit: room,
-      leaseMs: this.leaseMs() + HANDED_OFF_WAIT_MS,
+      leaseMs: this.handedOffLeaseMs(now),
       inFlightByWebhook: this.slotsTaken(),
       maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
     };
@@ -248,7 +248,7 @@ export class Dispatcher implements PublishHandOff {
       workerId: this.options.workerId,
       now: this.lastLookAt,
       limit,
-      leaseMs: this.leaseMs(),
+      leaseMs: this.ordinaryLeaseMs(this.lastLookAt),
       inFlightByWebhook: this.slotsTaken(),
       maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
     });
@@ -265,6 +265,20 @@ export class Dispatcher implements PublishHandOff {
 
   private leaseMs(): number {
     return this.options.deliveryTimeoutMs + LEASE_MARGIN_MS;
+  }
+
+  /**
+   * Leases end on even milliseconds for ordinary claims and on odd ones for handed-off batches:
+   * a batch's rows are told from this worker's other claims by that time (see ClaimedBatch),
+   * and a claim may take rows of a batch's range that the publish left unclaimed, even before
+   * the batch is taken.
+   */
+  private ordinaryLeaseMs(now: number): number {
+    return leaseEndingOn(now, this.leaseMs(), 0);
+  }
+
+  private handedOffLeaseMs(now: number): number {
+    return leaseEndingOn(now, this.leaseMs() + HANDED_OFF_WAIT_MS, 1);
   }
 
   /**
@@ -507,6 +521,11 @@ export class Dispatcher implements PublishHandOff {
     else if (next.kind === 'gave-up') this.options.logger.warn({ ...fields, error: judgement.error }, 'gave up');
     else this.options.logger.info({ ...fields, error: judgement.error }, 'attempt failed, will retry');
   }
+}
+
+/** `leaseMs`, or a millisecond more, so that the lease ends on a millisecond of the given parity. */
+function leaseEndingOn(now: number, leaseMs: number, parity: 0 | 1): number {
+  return Math.abs(now + leaseMs) % 2 === parity ? leaseMs : leaseMs + 1;
 }
 
 /** The part of a limit that must be free before slots are refilled; at least one slot. */

@@ -127,7 +127,9 @@ export interface PublishRequest {
 
 /**
  * Deliveries a publish created already claimed: at most `count`, each id starting with
- * `idStem`, in the publish's order, held until `leaseEndsAt`.
+ * `idStem`, in the publish's order, held until `leaseEndsAt`. Of the rows with that stem, they
+ * are those still claimed by the worker with their next attempt at exactly `leaseEndsAt`: the
+ * worker's ordinary claims must never end their leases at that time.
  */
 export interface ClaimedBatch {
   idStem: string;

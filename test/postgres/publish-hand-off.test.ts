@@ -4,6 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { newId } from '../../src/core/ids.js';
 import type { Dispatcher } from '../../src/dispatch/index.js';
@@ -54,8 +55,7 @@ async function webhooksTo(store: Store, url: string, count: number): Promise<str
 }
 
 /** Publishes `count` events with the dispatcher's claim, as the API does, and returns the batch. */
-async function publishFor(dispatcher: Dispatcher, store: Store, count: number): Promise<ClaimedBatch> {
-  const now = Date.now();
+async function publishFor(dispatcher: Dispatcher, store: Store, count: number, now = Date.now()): Promise<ClaimedBatch> {
   const events = Array.from({ length: count }, () => ({
     id: newId('evt'), eventName: 'project_created', body: '{"eventName":"project_created"}', tenantId: null, projectId: null,
   }));
@@ -64,13 +64,13 @@ async function publishFor(dispatcher: Dispatcher, store: Store, count: number): 
   return outcome.claimed;
 }
 
-/** A receiver answering 200 after `delayMs`, noting the most requests it held at once. */
+/** A receiver answering 200 after `delayMs`, noting each request's event and the most it held at once. */
 async function slowReceiver(delayMs: number) {
   const state = { url: '', received: [] as string[], open: 0, mostOpen: 0 };
   const server = http.createServer((request, response) => {
     request.resume();
     request.on('end', () => {
-      state.received.push(request.url ?? '');
+      state.received.push(String(request.headers['webhook-id']));
       state.mostOpen = Math.max(state.mostOpen, ++state.open);
       setTimeout(() => {
         state.open--;
@@ -175,6 +175,33 @@ test('a batch read too late to finish within its lease is given back, then claim
     assert.equal(seen.batchesGivenBack, 1);
     assert.equal(seen.claimedByClaims, 5);
     assert.equal(new Set(receiver.requests.map((request) => request.url)).size, 5);
+  } finally {
+    await stop();
+    await real.close();
+    await receiver.close();
+  }
+});
+
+test("an ordinary claim whose lease would end with a batch's is not mistaken for part of it", async () => {
+  const receiver = await slowReceiver(200);
+  const real = await openStore();
+  const { store } = watched(real);
+  // Claims are made 30 s after the publish, the batch's extra wait: without care, an ordinary
+  // claim's lease would end at the same millisecond as the batch's.
+  const publishedAt = Date.now();
+  const clock = () => publishedAt + 30_000;
+  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, maxInFlightPerWebhook: 1, clock });
+  try {
+    await webhooksTo(store, receiver.state.url, 1);
+    // One slot: the publish claims the first event; the other two are claimed the ordinary way.
+    const batch = await publishFor(dispatcher, store, 3, publishedAt);
+    assert.equal(batch.count, 1);
+    dispatcher.take(batch);
+    await waitUntil(() => receiver.state.received.length >= 3, { message: 'all three should arrive' });
+    await delay(300);
+    assert.equal(new Set(receiver.state.received).size, 3);
+    assert.equal(receiver.state.received.length, 3, 'a delivery was sent twice');
+    assert.equal(receiver.state.mostOpen, 1);
   } finally {
     await stop();
     await real.close();

@@ -502,6 +502,26 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
     await store.close();
   });
 
+  test("the batch is only what the publish claimed, not the worker's own ordinary claims of the rest", async () => {
+    const store = await openStore();
+    await webhooks(store, 1);
+    const outcome = await store.publishEvents({ events: events(3), now: NOW, claimFor: claimFor({ maxInFlightPerWebhook: 1 }) });
+    assert.ok(outcome.kind === 'published' && outcome.claimed?.count === 1);
+    const ordinary = await store.claimDueDeliveries({
+      workerId: 'publisher', now: NOW, limit: 10, leaseMs: 30_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 10,
+    });
+    assert.equal(ordinary.length, 2);
+    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 10, NOW);
+    assert.deepEqual(page.deliveries.map((delivery) => JSON.parse(delivery.body).n), [0]);
+    await store.releaseClaimedBatch('publisher', outcome.claimed, null, NOW);
+    assert.deepEqual(
+      (await ordinaryClaim(store, NOW + 1)).map((delivery) => JSON.parse(delivery.body).n),
+      [0],
+      'giving the batch back leaves the ordinary claims alone',
+    );
+    await store.close();
+  });
+
   test('without claimFor, or with a limit of 0, nothing is claimed', async () => {
     const store = await openStore();
     await webhooks(store, 2);

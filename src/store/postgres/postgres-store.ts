@@ -691,6 +691,8 @@ export class PostgresStore implements Store {
   /**
    * A claimed batch's rows, in order, by a range of the id index: they are read, not written,
    * since the publish claimed them already. Rows of a webhook deleted since are gone with it.
+   * The range may also hold rows the same worker claimed the ordinary way (those the publish
+   * left unclaimed): the lease's end tells them apart (see ClaimedBatch).
    */
   async readClaimedBatch(
     workerId: string,
@@ -703,11 +705,11 @@ export class PostgresStore implements Store {
       `WITH claimed AS (
          SELECT ${CLAIMED_COLUMNS}, (SELECT w.active FROM webhooks w WHERE w.id = d.webhook_id) AS active
          FROM deliveries d
-         WHERE d.id > $1 AND d.id < $2 AND d.claimed_by = $3 AND d.status = 'pending'
+         WHERE d.id > $1 AND d.id < $2 AND d.claimed_by = $3 AND d.next_attempt_at = $6 AND d.status = 'pending'
          ORDER BY d.id LIMIT $4
        )
        ${withBodiesAndTargets('$5')}`,
-      [afterId ?? batch.idStem, batchIdEnd(batch), workerId, limit, now],
+      [afterId ?? batch.idStem, batchIdEnd(batch), workerId, limit, now, batch.leaseEndsAt],
       this.deliveryPool,
     );
     // An event's body comes on its first row, which may be an inactive webhook's: all are read.
@@ -724,8 +726,8 @@ export class PostgresStore implements Store {
   async releaseClaimedBatch(workerId: string, batch: ClaimedBatch, afterId: string | null, now: number): Promise<void> {
     await this.deliveryPool.query(
       `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = $1
-       WHERE id > $2 AND id < $3 AND claimed_by = $4 AND status = 'pending'`,
-      [now, afterId ?? batch.idStem, batchIdEnd(batch), workerId],
+       WHERE id > $2 AND id < $3 AND claimed_by = $4 AND next_attempt_at = $5 AND status = 'pending'`,
+      [now, afterId ?? batch.idStem, batchIdEnd(batch), workerId, batch.leaseEndsAt],
     );
   }
 
