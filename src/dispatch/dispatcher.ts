@@ -100,6 +100,8 @@ export class Dispatcher implements PublishHandOff {
   private readonly handedOff: Array<{ batch: ClaimedBatch; afterId: string | null; left: number }> = [];
   /** Whether the last claim found due work (see dueWorkMayWait). */
   private lastClaimFound = false;
+  /** Whether the last look for work read a handed-off batch: a claim may follow it. */
+  private readBatchLast = false;
   /** Outcomes in the write that is running. */
   private beingWritten = 0;
   private flushing: Promise<void> | null = null;
@@ -231,10 +233,12 @@ export class Dispatcher implements PublishHandOff {
 
   /** Claims what fits in the free slots and starts it; true when more may be waiting. */
   private async claimAndLaunch(): Promise<boolean> {
-    if (this.handedOff.length > 0 && !this.dueWorkMayWait()) {
+    if (this.handedOff.length > 0 && !(this.readBatchLast && this.dueWorkMayWait())) {
+      this.readBatchLast = true;
       await this.launchHandedOff();
       return true;
     }
+    this.readBatchLast = false;
     const wanted = Math.min(this.freeSlots(), this.claimBatchSize);
     this.lastLookAt = this.clock();
     const claimed = wanted > 0 ? await this.claim(wanted) : [];
@@ -256,8 +260,10 @@ export class Dispatcher implements PublishHandOff {
 
   /**
    * Whether due work (retries, other processes' events) may be waiting while handed-off batches
-   * are read: the two take turns while claims find some, and without, the store is asked again
-   * every DUE_LOOK_MS. A stream of publishes must not hold back the retries.
+   * are read. A new batch is read first (its events are the newest, and one round trip from
+   * being sent); after it, batches and claims take turns while claims find work, and without,
+   * the store is asked again every DUE_LOOK_MS. A stream of publishes must not hold back the
+   * retries.
    */
   private dueWorkMayWait(): boolean {
     return this.lastClaimFound || this.clock() - this.lastLookAt >= DUE_LOOK_MS;
