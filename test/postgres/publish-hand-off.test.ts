@@ -86,6 +86,29 @@ async function slowReceiver(delayMs: number) {
 
 const LIMITS = { maxInFlight: 64, maxInFlightPerWebhook: 4, deliveryTimeoutMs: 5_000, retryScheduleMs: [100] };
 
+type DispatcherSettings = Partial<Omit<Parameters<typeof startTestDispatcher>[1], 'workerId'>>;
+
+/**
+ * A dispatcher on a fresh schema with its store watched, for `use`; then the dispatcher is
+ * stopped (stopping twice is harmless) and the store and `receiver` are closed.
+ */
+async function withHandOff(
+  receiver: { close(): Promise<void> },
+  settings: DispatcherSettings,
+  use: (rig: { real: PostgresStore; store: Store; seen: ReturnType<typeof watched>['seen']; dispatcher: Dispatcher; stop: () => Promise<void> }) => Promise<void>,
+): Promise<void> {
+  const real = await openStore();
+  const { store, seen } = watched(real);
+  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, ...settings });
+  try {
+    await use({ real, store, seen, dispatcher, stop });
+  } finally {
+    await stop();
+    await real.close();
+    await receiver.close();
+  }
+}
+
 test('an event published through the API reaches every webhook once, none of it claimed a second time', async () => {
   const receiver = await startReceiver();
   const schema = freshSchemaName();
@@ -119,10 +142,7 @@ test('an event published through the API reaches every webhook once, none of it 
 
 test('a webhook whose slots another batch filled gets its delivery later, by an ordinary claim, never over its cap', async () => {
   const receiver = await slowReceiver(100);
-  const real = await openStore();
-  const { store, seen } = watched(real);
-  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, maxInFlightPerWebhook: 1 });
-  try {
+  await withHandOff(receiver, { maxInFlightPerWebhook: 1 }, async ({ store, seen, dispatcher }) => {
     await webhooksTo(store, receiver.state.url, 1);
     // Both publishes claim the webhook's one slot: the dispatcher has read neither yet.
     const batches = [await publishFor(dispatcher, store, 1), await publishFor(dispatcher, store, 1)];
@@ -130,19 +150,12 @@ test('a webhook whose slots another batch filled gets its delivery later, by an 
     await waitUntil(() => receiver.state.received.length === 2, { message: 'both deliveries should arrive' });
     assert.equal(receiver.state.mostOpen, 1);
     assert.equal(seen.claimedByClaims, 1, 'the second was given back and claimed once its slot was free');
-  } finally {
-    await stop();
-    await real.close();
-    await receiver.close();
-  }
+  });
 });
 
 test('stopping gives back what was not read yet: another process delivers it at once, nothing twice', async () => {
   const receiver = await slowReceiver(300);
-  const real = await openStore();
-  const { store } = watched(real);
-  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, maxInFlight: 2 });
-  try {
+  await withHandOff(receiver, { maxInFlight: 2 }, async ({ real, store, dispatcher, stop }) => {
     await webhooksTo(store, receiver.state.url, 10);
     dispatcher.take(await publishFor(dispatcher, store, 1));
     await waitUntil(() => receiver.state.received.length === 2);
@@ -153,21 +166,14 @@ test('stopping gives back what was not read yet: another process delivers it at 
     });
     assert.equal(sent + rest.length, 10);
     assert.ok(rest.length >= 6, `only ${rest.length} of 10 were given back`);
-  } finally {
-    await stop();
-    await real.close();
-    await receiver.close();
-  }
+  });
 });
 
 test('a batch read too late to finish within its lease is given back, then claimed and sent as usual', async () => {
   const receiver = await startReceiver();
-  const real = await openStore();
-  const { store, seen } = watched(real);
   // The dispatcher's clock runs a minute ahead of the publish's: every batch it takes is stale.
   const clock = () => Date.now() + 60_000;
-  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, clock });
-  try {
+  await withHandOff(receiver, { clock }, async ({ store, seen, dispatcher }) => {
     await webhooksTo(store, receiver.url, 5);
     dispatcher.take(await publishFor(dispatcher, store, 1));
     await receiver.waitForRequests(5);
@@ -175,23 +181,16 @@ test('a batch read too late to finish within its lease is given back, then claim
     assert.equal(seen.batchesGivenBack, 1);
     assert.equal(seen.claimedByClaims, 5);
     assert.equal(new Set(receiver.requests.map((request) => request.url)).size, 5);
-  } finally {
-    await stop();
-    await real.close();
-    await receiver.close();
-  }
+  });
 });
 
 test("an ordinary claim whose lease would end with a batch's is not mistaken for part of it", async () => {
   const receiver = await slowReceiver(200);
-  const real = await openStore();
-  const { store } = watched(real);
   // Claims are made 30 s after the publish, the batch's extra wait: without care, an ordinary
   // claim's lease would end at the same millisecond as the batch's.
   const publishedAt = Date.now();
   const clock = () => publishedAt + 30_000;
-  const { dispatcher, stop } = startTestDispatcher(store, { workerId: 'hand-off', ...LIMITS, maxInFlightPerWebhook: 1, clock });
-  try {
+  await withHandOff(receiver, { maxInFlightPerWebhook: 1, clock }, async ({ store, dispatcher }) => {
     await webhooksTo(store, receiver.state.url, 1);
     // One slot: the publish claims the first event; the other two are claimed the ordinary way.
     const batch = await publishFor(dispatcher, store, 3, publishedAt);
@@ -202,9 +201,5 @@ test("an ordinary claim whose lease would end with a batch's is not mistaken for
     assert.equal(new Set(receiver.state.received).size, 3);
     assert.equal(receiver.state.received.length, 3, 'a delivery was sent twice');
     assert.equal(receiver.state.mostOpen, 1);
-  } finally {
-    await stop();
-    await real.close();
-    await receiver.close();
-  }
+  });
 });
