@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi, HeraldMetrics, TokenAuthority } from './api/index.js';
 import { ConfigError, type HeraldConfig } from './config.js';
 import { EventCatalog } from './core/event-catalog.js';
-import { Dispatcher } from './dispatch/index.js';
+import { Dispatcher, HandOffOffering, RemoteHandOff } from './dispatch/index.js';
 import { createSender } from './http/index.js';
 import { loadSecretBox, openStore, type PublishHandOff, type Store } from './store/index.js';
 
@@ -52,10 +52,12 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
     // One registry per Herald: the dispatcher counts into it, the API's /metrics reads it.
     const metrics = new HeraldMetrics();
     const delivery = role === 'api' ? null : startDelivery(config, store, logger, clock, metrics);
+    // Without a dispatcher of its own, publishes are handed to workers that offer (PostgreSQL).
+    const remoteHandOff = role === 'api' && store.onHandOffMessage ? new RemoteHandOff(store, clock) : null;
     // A worker has no API, but orchestrators and scrapers still need its probes and metrics.
     const server = await startApi(config, store, tokens, logger, clock, metrics, {
       probesOnly: role === 'worker',
-      handOff: delivery?.dispatcher,
+      handOff: delivery?.dispatcher ?? remoteHandOff ?? undefined,
     });
     const api = role === 'worker' ? null : server;
     logger.info({ role, url: server.url, store: store.kind }, 'herald started');
@@ -64,6 +66,7 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
     const stop = () =>
       (stopping ??= (async () => {
         await server.server.close();
+        remoteHandOff?.stop();
         await delivery?.stop();
         await store.close();
         logger.info('herald stopped');
@@ -136,6 +139,9 @@ function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock
     metrics,
   });
   dispatcher.start();
+  // API-only processes hand their publishes to dispatchers that offer (PostgreSQL).
+  const offering = new HandOffOffering(store, dispatcher);
+  offering.start();
   const janitor = setInterval(() => {
     store.pruneOrphans(clock(), RETENTION_MS).catch((error: unknown) => logger.error({ err: error }, 'pruning failed'));
   }, JANITOR_INTERVAL_MS).unref();
@@ -143,7 +149,9 @@ function startDelivery(config: HeraldConfig, store: Store, logger: Logger, clock
     dispatcher,
     async stop() {
       clearInterval(janitor);
+      offering.withdraw();
       await dispatcher.stop();
+      offering.stop();
       await sender.close();
     },
   };

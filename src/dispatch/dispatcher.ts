@@ -6,9 +6,11 @@ import type {
   ClaimedBatch,
   ClaimedDelivery,
   ClaimRequest,
+  HandOffOffer,
   PublishHandOff,
   Store,
 } from '../store/index.js';
+import { handedOffLease, leaseEndingOn } from './hand-off.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { attemptRecord, judgeOutcome, nextStep, prepareRequest } from './steps.js';
 
@@ -45,15 +47,20 @@ const STORE_ERROR_BACKOFF_MS = 1_000;
  * deliveries are not held up for long. */
 const LEASE_MARGIN_MS = 5_000;
 /**
- * A publish of this process claims its deliveries for this dispatcher (see PublishHandOff)
- * while fewer than this many times maxInFlight of them wait to be read. They wait in the store,
- * not in memory, and this bounds how much work the other processes cannot help with (up to
- * HANDED_OFF_WAIT_MS): a fan-out to 10,000 webhooks is handed over whole.
+ * A publish (of this process, or of an API-only one this dispatcher offered to) claims its
+ * deliveries for this dispatcher (see PublishHandOff) while fewer than this many times
+ * maxInFlight of them wait to be read. They wait in the store, not in memory, and this bounds
+ * how much work the other processes cannot help with (up to HANDED_OFF_WAIT_MS): a fan-out to
+ * 10,000 webhooks is handed over whole.
  */
 const HANDED_OFF_SHARE = 32;
-/** How long a handed-off batch may wait to be read; what is left of it after that is given
- * back for any process to claim. A handed-off claim's lease is this plus an ordinary one's. */
-const HANDED_OFF_WAIT_MS = 30_000;
+/**
+ * How long a handed-off batch may wait to be read; what is left of it after that is given back
+ * for any process to claim. A handed-off claim's lease is this plus an ordinary one's, so it is
+ * also how much later than an ordinary claim's a dead process's batch is taken over: a full
+ * hand-off share is read in about a second at full speed, and a slower worker gives the rest back.
+ */
+export const HANDED_OFF_WAIT_MS = 10_000;
 /** Deliveries read from a handed-off batch at a time, at most: a read writes nothing, so it
  * costs little more for 300 than for 100. */
 const HANDED_OFF_PAGE = 300;
@@ -150,24 +157,44 @@ export class Dispatcher implements PublishHandOff {
 
   /** What a publish of this process may claim for this dispatcher now (see PublishHandOff). */
   claimFor(now: number): ClaimRequest | undefined {
-    if (!this.running || !this.options.store.readClaimedBatch) return undefined;
-    const waiting = this.handedOff.reduce((sum, entry) => sum + entry.left, 0);
-    const room = this.options.maxInFlight * HANDED_OFF_SHARE - waiting;
+    const room = this.handOffRoom();
     if (room <= 0) return undefined;
     return {
       workerId: this.options.workerId,
       now,
       limit: room,
-      leaseMs: this.handedOffLeaseMs(now),
+      leaseMs: handedOffLease(now, this.handedOffLeaseMs()),
       inFlightByWebhook: this.slotsTaken(),
       maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
     };
+  }
+
+  /** What publishes of other processes may claim for this dispatcher (see HandOffOffering). */
+  offer(): HandOffOffer | undefined {
+    if (!this.options.store.readClaimedBatch) return undefined;
+    return {
+      workerId: this.options.workerId,
+      room: Math.max(this.handOffRoom(), 0),
+      leaseMs: this.handedOffLeaseMs(),
+      maxInFlightPerWebhook: this.options.maxInFlightPerWebhook,
+    };
+  }
+
+  get workerId(): string {
+    return this.options.workerId;
   }
 
   take(batch: ClaimedBatch): void {
     this.handedOff.push({ batch, afterId: null, left: batch.count });
     if (this.running) this.nudge();
     else void this.giveBackHandedOff(); // a publish that finished as the dispatcher stopped
+  }
+
+  /** How many more deliveries may be handed off to this dispatcher: none once it stops. */
+  private handOffRoom(): number {
+    if (!this.running || !this.options.store.readClaimedBatch) return 0;
+    const waiting = this.handedOff.reduce((sum, entry) => sum + entry.left, 0);
+    return this.options.maxInFlight * HANDED_OFF_SHARE - waiting;
   }
 
   get inFlightCount(): number {
@@ -274,17 +301,16 @@ export class Dispatcher implements PublishHandOff {
   }
 
   /**
-   * Leases end on even milliseconds for ordinary claims and on odd ones for handed-off batches:
-   * a batch's rows are told from this worker's other claims by that time (see ClaimedBatch),
-   * and a claim may take rows of a batch's range that the publish left unclaimed, even before
-   * the batch is taken.
+   * Ordinary claims' leases end on even milliseconds (see leaseEndingOn): a claim may take rows
+   * of a batch's range that the publish left unclaimed, even before the batch is taken.
    */
   private ordinaryLeaseMs(now: number): number {
     return leaseEndingOn(now, this.leaseMs(), 0);
   }
 
-  private handedOffLeaseMs(now: number): number {
-    return leaseEndingOn(now, this.leaseMs() + HANDED_OFF_WAIT_MS, 1);
+  /** A handed-off claim's lease, before it is made to end on an odd millisecond. */
+  private handedOffLeaseMs(): number {
+    return this.leaseMs() + HANDED_OFF_WAIT_MS;
   }
 
   /**
@@ -527,11 +553,6 @@ export class Dispatcher implements PublishHandOff {
     else if (next.kind === 'gave-up') this.options.logger.warn({ ...fields, error: judgement.error }, 'gave up');
     else this.options.logger.info({ ...fields, error: judgement.error }, 'attempt failed, will retry');
   }
-}
-
-/** `leaseMs`, or a millisecond more, so that the lease ends on a millisecond of the given parity. */
-function leaseEndingOn(now: number, leaseMs: number, parity: 0 | 1): number {
-  return Math.abs(now + leaseMs) % 2 === parity ? leaseMs : leaseMs + 1;
 }
 
 /** The part of a limit that must be free before slots are refilled; at least one slot. */

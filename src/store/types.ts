@@ -132,6 +132,8 @@ export interface PublishRequest {
  * worker's ordinary claims must never end their leases at that time.
  */
 export interface ClaimedBatch {
+  /** Whom the deliveries were claimed for. */
+  workerId: string;
   idStem: string;
   count: number;
   leaseEndsAt: number;
@@ -150,15 +152,31 @@ export interface ClaimedBatchPage {
 }
 
 /**
- * Who takes the deliveries a publish claimed: the dispatcher of the publishing process. An
- * event's deliveries then go from the publish straight to the sending, each row written
- * twice (created, then completed) instead of three times with a claim between.
+ * Who takes the deliveries a publish claimed: the dispatcher of the publishing process, or in
+ * an API-only process a worker that offered to take them (see HandOffOffer). An event's
+ * deliveries then go from the publish straight to the sending, each row written twice
+ * (created, then completed) instead of three times with a claim between.
  */
 export interface PublishHandOff {
   /** What to claim for the dispatcher now, or undefined when it takes nothing more. */
   claimFor(now: number): ClaimRequest | undefined;
   take(batch: ClaimedBatch): void;
 }
+
+/**
+ * A worker's standing offer to API-only processes: publish up to `room` deliveries claimed for
+ * me, with leases of `leaseMs` (a handed-off claim's, see the dispatcher). Renewed every
+ * moment while the worker runs, so an offer that stops coming is soon ignored.
+ */
+export interface HandOffOffer {
+  workerId: string;
+  room: number;
+  leaseMs: number;
+  maxInFlightPerWebhook: number;
+}
+
+/** What processes of one database tell each other about hand-offs. */
+export type HandOffMessage = { kind: 'offer'; offer: HandOffOffer } | { kind: 'batch'; batch: ClaimedBatch };
 
 export type PublishOutcome =
   | { kind: 'published'; events: PublishedEvent[]; claimed?: ClaimedBatch }
@@ -331,4 +349,9 @@ export interface Store {
 
   /** Called after new deliveries are committed, so idle dispatchers wake at once. */
   onDeliveriesQueued(listener: () => void): () => void;
+
+  /** Only on stores shared by several processes: tells every process of the database, at
+   * most once, and not necessarily in order (see HandOffMessage). */
+  sendHandOffMessage?(message: HandOffMessage): void;
+  onHandOffMessage?(listener: (message: HandOffMessage) => void): () => void;
 }

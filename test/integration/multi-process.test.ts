@@ -30,8 +30,8 @@ function clusterEnv(schema: string): Record<string, string> {
     HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     HERALD_ALLOW_PRIVATE_NETWORKS: '1',
     HERALD_RETRY_SCHEDULE: '200ms',
-    // A claim lapses this plus 5 s after it was taken: a killed process's work is taken over
-    // within seconds instead of the default quarter of a minute.
+    // A claim lapses this plus 5 s after it was taken, one its publish handed off 10 s later
+    // (HANDED_OFF_WAIT_MS): a killed process's work is taken over within 16 s, not the default 25.
     HERALD_DELIVERY_TIMEOUT_MS: '1000',
     HERALD_LOG_LEVEL: 'warn',
   };

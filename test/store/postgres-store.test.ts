@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { newId } from '../../src/core/ids.js';
 import { instanceWebhook, waitUntil } from '../support/index.js';
 import { SecretBox } from '../../src/core/secret-box.js';
-import { PostgresStore, type ClaimRequest } from '../../src/store/index.js';
+import { PostgresStore, type ClaimedBatch, type ClaimRequest } from '../../src/store/index.js';
 import { DELIVERY_SESSION_SETTINGS, PRUNE_HISTORY_SQL } from '../../src/store/postgres/postgres-store.js';
 import { dropSchemas, freshSchemaName, TEST_DATABASE_URL } from '../support/postgres.js';
 import { storeContract, TEST_SECRETS } from './store-contract.js';
@@ -454,6 +454,13 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
     return ids.sort();
   }
 
+  /** Publishes `count` events with `claim`, and returns the batch the publish claimed. */
+  async function publishClaimed(store: PostgresStore, count: number, claim = claimFor()): Promise<ClaimedBatch> {
+    const outcome = await store.publishEvents({ events: events(count), now: NOW, claimFor: claim });
+    assert.ok(outcome.kind === 'published' && outcome.claimed, 'the publish claimed nothing');
+    return outcome.claimed;
+  }
+
   const ordinaryClaim = (store: PostgresStore, now = NOW) =>
     store.claimDueDeliveries({
       workerId: 'another', now, limit: 1_000, leaseMs: 30_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 1_000,
@@ -462,10 +469,7 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
   test('creates the deliveries claimed, and reads them back in order, page by page, with bodies and secrets', async () => {
     const store = await openStore();
     const webhookIds = await webhooks(store, 3);
-    const outcome = await store.publishEvents({ events: events(2), now: NOW, claimFor: claimFor() });
-    assert.equal(outcome.kind, 'published');
-    assert.ok(outcome.kind === 'published' && outcome.claimed);
-    const batch = outcome.claimed;
+    const batch = await publishClaimed(store, 2);
     assert.equal(batch.count, 6);
     assert.equal(batch.leaseEndsAt, NOW + LEASE_MS);
     assert.deepEqual(await ordinaryClaim(store), [], 'no other worker may take them');
@@ -488,13 +492,8 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
   test('claims only what a claim would take: the first `limit`, each webhook up to its free slots', async () => {
     const store = await openStore();
     const [busy, full, free] = await webhooks(store, 3);
-    const outcome = await store.publishEvents({
-      events: events(3),
-      now: NOW,
-      claimFor: claimFor({ limit: 4, maxInFlightPerWebhook: 3, inFlightByWebhook: new Map([[busy, 1], [full, 3]]) }),
-    });
-    assert.ok(outcome.kind === 'published' && outcome.claimed);
-    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 100, NOW);
+    const claim = claimFor({ limit: 4, maxInFlightPerWebhook: 3, inFlightByWebhook: new Map([[busy, 1], [full, 3]]) });
+    const page = await store.readClaimedBatch('publisher', await publishClaimed(store, 3, claim), null, 100, NOW);
     // busy has 2 free slots, full none, free 3; the limit stops at the fourth, in publish order.
     assert.deepEqual(page.deliveries.map((delivery) => delivery.webhook.id), [busy, free, busy, free]);
     const others = await ordinaryClaim(store);
@@ -505,15 +504,15 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
   test("the batch is only what the publish claimed, not the worker's own ordinary claims of the rest", async () => {
     const store = await openStore();
     await webhooks(store, 1);
-    const outcome = await store.publishEvents({ events: events(3), now: NOW, claimFor: claimFor({ maxInFlightPerWebhook: 1 }) });
-    assert.ok(outcome.kind === 'published' && outcome.claimed?.count === 1);
+    const batch = await publishClaimed(store, 3, claimFor({ maxInFlightPerWebhook: 1 }));
+    assert.equal(batch.count, 1);
     const ordinary = await store.claimDueDeliveries({
       workerId: 'publisher', now: NOW, limit: 10, leaseMs: 30_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 10,
     });
     assert.equal(ordinary.length, 2);
-    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 10, NOW);
+    const page = await store.readClaimedBatch('publisher', batch, null, 10, NOW);
     assert.deepEqual(page.deliveries.map((delivery) => JSON.parse(delivery.body).n), [0]);
-    await store.releaseClaimedBatch('publisher', outcome.claimed, null, NOW);
+    await store.releaseClaimedBatch('publisher', batch, null, NOW);
     assert.deepEqual(
       (await ordinaryClaim(store, NOW + 1)).map((delivery) => JSON.parse(delivery.body).n),
       [0],
@@ -536,10 +535,9 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
   test('a webhook set inactive after the publish comes back as inactive, not to be sent', async () => {
     const store = await openStore();
     const [paused, live] = await webhooks(store, 2);
-    const outcome = await store.publishEvents({ events: events(1), now: NOW, claimFor: claimFor() });
-    assert.ok(outcome.kind === 'published' && outcome.claimed);
+    const batch = await publishClaimed(store, 1);
     await store.updateWebhook(paused, { active: false }, NOW);
-    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 10, NOW);
+    const page = await store.readClaimedBatch('publisher', batch, null, 10, NOW);
     assert.deepEqual(page.deliveries.map((delivery) => delivery.webhook.id), [live]);
     assert.equal(page.inactive.length, 1);
     assert.equal(page.read, 2);
@@ -552,12 +550,11 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
   test('giving back the rest of a batch makes it due at once for anyone; what was read stays claimed', async () => {
     const store = await openStore();
     await webhooks(store, 4);
-    const outcome = await store.publishEvents({ events: events(1), now: NOW, claimFor: claimFor() });
-    assert.ok(outcome.kind === 'published' && outcome.claimed);
-    const page = await store.readClaimedBatch('publisher', outcome.claimed, null, 1, NOW);
-    await store.releaseClaimedBatch('another', outcome.claimed, page.lastId, NOW + 5);
+    const batch = await publishClaimed(store, 1);
+    const page = await store.readClaimedBatch('publisher', batch, null, 1, NOW);
+    await store.releaseClaimedBatch('another', batch, page.lastId, NOW + 5);
     assert.deepEqual(await ordinaryClaim(store, NOW + 5), [], 'only the claim\'s own worker gives it back');
-    await store.releaseClaimedBatch('publisher', outcome.claimed, page.lastId, NOW + 5);
+    await store.releaseClaimedBatch('publisher', batch, page.lastId, NOW + 5);
     const rest = await ordinaryClaim(store, NOW + 5);
     assert.equal(rest.length, 3);
     assert.ok(!rest.some((delivery) => delivery.id === page.deliveries[0].id));
@@ -567,8 +564,7 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
   test('a claimed batch nobody reads falls due again when its lease ends', async () => {
     const store = await openStore();
     await webhooks(store, 2);
-    const outcome = await store.publishEvents({ events: events(1), now: NOW, claimFor: claimFor() });
-    assert.ok(outcome.kind === 'published' && outcome.claimed);
+    await publishClaimed(store, 1);
     assert.deepEqual(await ordinaryClaim(store, NOW + LEASE_MS - 1), []);
     assert.equal((await ordinaryClaim(store, NOW + LEASE_MS)).length, 2);
     await store.close();

@@ -63,7 +63,7 @@ export interface TestHerald extends ApiClient {
  */
 export async function startTestHerald(
   overrides: Partial<HeraldConfig> = {},
-  options: Pick<StartOptions, 'clock' | 'logger'> = {},
+  options: Pick<StartOptions, 'clock' | 'logger' | 'role'> = {},
 ): Promise<TestHerald> {
   const dataDir = overrides.dataDir ?? makeTempDir('herald-test-');
   const onPostgres = process.env.HERALD_TEST_STORE === 'postgres' && overrides.databaseUrl === undefined;

@@ -4,16 +4,18 @@ import pg from 'pg';
 const RECONNECT_DELAY_MS = 1_000;
 
 /**
- * Wakes dispatchers in every Herald process when deliveries are queued. One dedicated
- * connection per process LISTENs, and also sends the NOTIFY once the queuing transaction has
- * committed: PostgreSQL serialises the commits of transactions that NOTIFY, so notifying from
- * inside each publish would cost every publish a disk flush of its own instead of sharing
- * one. Announcements made while a NOTIFY is on its way share the next one. While that
+ * Wakes dispatchers in every Herald process when deliveries are queued, and carries the
+ * hand-off messages between them (offers and batches, as JSON payloads; a wake-up is empty).
+ * One dedicated connection per process LISTENs, and also sends the NOTIFY once the queuing
+ * transaction has committed: PostgreSQL serialises the commits of transactions that NOTIFY, so
+ * notifying from inside each publish would cost every publish a disk flush of its own instead
+ * of sharing one. Announcements made while a NOTIFY is on its way share the next one. While that
  * connection is down, other processes fall back to their idle poll; this one wakes at once.
  */
 export class WorkNotifier {
   private client: pg.Client | null = null;
   private readonly listeners = new Set<() => void>();
+  private readonly messageListeners = new Set<(payload: string) => void>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private sending = false;
@@ -29,7 +31,8 @@ export class WorkNotifier {
     let ownPid: number | null = null;
     // Its own NOTIFY comes back to this connection too: the announcement woke everyone here already.
     client.on('notification', (message) => {
-      if (message.processId !== ownPid) this.wakeAll();
+      if (message.payload) this.hear(message.payload);
+      else if (message.processId !== ownPid) this.wakeAll();
     });
     client.on('error', () => this.scheduleReconnect());
     client.on('end', () => this.scheduleReconnect());
@@ -60,6 +63,19 @@ export class WorkNotifier {
       });
   }
 
+  /**
+   * Sends a message to every listening process, this one included: not coalesced like
+   * announcements, and lost while the connection is down (a hand-off's claims then lapse).
+   */
+  send(payload: string): void {
+    this.client?.query('SELECT pg_notify($1, $2)', [this.channel, payload]).catch(() => undefined);
+  }
+
+  subscribeMessages(listener: (payload: string) => void): () => void {
+    this.messageListeners.add(listener);
+    return () => this.messageListeners.delete(listener);
+  }
+
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -71,6 +87,10 @@ export class WorkNotifier {
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => undefined);
+  }
+
+  private hear(payload: string): void {
+    for (const listener of this.messageListeners) listener(payload);
   }
 
   private wakeAll(): void {

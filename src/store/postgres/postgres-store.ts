@@ -39,6 +39,7 @@ import {
   type DeliveryListFilter,
   type DeliverySummary,
   type DirectDeliveryRequest,
+  type HandOffMessage,
   type NewEvent,
   type PublishOutcome,
   type PublishRequest,
@@ -494,7 +495,7 @@ export class PostgresStore implements Store {
     return {
       kind: 'published',
       events: events.map((event) => ({ id: event.id, deliveries: perEvent.get(event.id) ?? 0 })),
-      ...(claimed > 0 ? { claimed: { idStem, count: claimed, leaseEndsAt } } : {}),
+      ...(claimed > 0 ? { claimed: { workerId: claimFor!.workerId, idStem, count: claimed, leaseEndsAt } } : {}),
     };
   }
 
@@ -837,6 +838,27 @@ export class PostgresStore implements Store {
 
   onDeliveriesQueued(listener: () => void): () => void {
     return this.notifier.subscribe(listener);
+  }
+
+  sendHandOffMessage(message: HandOffMessage): void {
+    this.notifier.send(JSON.stringify(message));
+  }
+
+  onHandOffMessage(listener: (message: HandOffMessage) => void): () => void {
+    return this.notifier.subscribeMessages((payload) => {
+      const message = parseHandOffMessage(payload);
+      if (message) listener(message);
+    });
+  }
+}
+
+/** A hand-off message as sent by sendHandOffMessage; null for anything else on the channel. */
+function parseHandOffMessage(payload: string): HandOffMessage | null {
+  try {
+    const message = JSON.parse(payload) as HandOffMessage;
+    return message.kind === 'offer' || message.kind === 'batch' ? message : null;
+  } catch {
+    return null;
   }
 }
 

@@ -30,8 +30,12 @@ import type {
 } from '../types.js';
 
 /** The store's methods a call may name; the thread calls nothing else. SQLite's publish claims
- * nothing (its claims only read), so it has no claimed batches to read. */
-export type StoreMethod = Exclude<keyof Store, 'kind' | 'onDeliveriesQueued' | 'readClaimedBatch' | 'releaseClaimedBatch'>;
+ * nothing (its claims only read), so it has no claimed batches to read, and no other process
+ * to hand off to. */
+export type StoreMethod = Exclude<
+  keyof Store,
+  'kind' | 'onDeliveriesQueued' | 'readClaimedBatch' | 'releaseClaimedBatch' | 'sendHandOffMessage' | 'onHandOffMessage'
+>;
 
 export interface StoreThreadData {
   dataDir: string;
