@@ -18,6 +18,7 @@ import {
   type Row,
 } from '../rows.js';
 import { newSnapshot, type Snapshot } from '../snapshot.js';
+import { boolArray, int4Array, int8Array, textArray } from './binary-arrays.js';
 import { PreparedClient } from './prepared-client.js';
 import {
   KEY_CHECK_SETTING,
@@ -404,8 +405,8 @@ export class PostgresStore implements Store {
   /**
    * One statement: the events, their matching webhooks and the deliveries, committed together
    * in one round trip (a statement is its own transaction when no BEGIN came before it). The
-   * events go as one JSON document: as five text arrays, the driver escaped every value again,
-   * one by one, in JavaScript.
+   * events go as binary arrays (see binary-arrays.ts): as text literals or a JSON document,
+   * every body was escaped in JavaScript and read back character by character by PostgreSQL.
    * Delivery ids are made in SQL, as many as there are matches: the batch's own id prefix (time
    * and sequence, unique in this process), a 7-digit hex position (0x1000000 + n keeps the
    * width fixed) and 5 random hex digits against another process's batch in the same
@@ -425,13 +426,12 @@ export class PostgresStore implements Store {
     // in the batch's order: a webhook's history lists deliveries in the order events came.
     const counts = await this.rows(
       `WITH batch AS (
-         SELECT * FROM ROWS FROM (
-           json_to_recordset($1::json) AS (id text, event_name text, body text, tenant_id text, project_id text)
-         ) WITH ORDINALITY AS e (id, event_name, body, tenant_id, project_id, position)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+           WITH ORDINALITY AS e (id, event_name, body, tenant_id, project_id, position)
        ),
        stored AS (
          INSERT INTO events (id, event_name, body, tenant_id, project_id, created_at)
-         SELECT id, event_name, body, tenant_id, project_id, $2 FROM batch
+         SELECT id, event_name, body, tenant_id, project_id, $6 FROM batch
        ),
        -- Each active subscription to a name in the batch.
        subscribed AS (
@@ -459,29 +459,33 @@ export class PostgresStore implements Store {
        kept AS (
          SELECT id FROM webhooks WHERE id IN (SELECT webhook_id FROM matches) FOR KEY SHARE
        ),
-       -- Which deliveries are created claimed: as a claim would choose them (none when $7 is 0).
+       -- Which deliveries are created claimed: as a claim would choose them (none when $11 is 0).
        eligible AS (
-         SELECT m.*, (m.webhook_id <> ALL ($4::text[])
-             AND row_number() OVER (PARTITION BY m.webhook_id ORDER BY m.n) <= $6 - coalesce(busy.value::int, 0))::int AS fits
-         FROM matches m LEFT JOIN jsonb_each_text($5::jsonb) AS busy ON busy.key = m.webhook_id
+         SELECT m.*, (m.webhook_id <> ALL ($8::text[])
+             AND row_number() OVER (PARTITION BY m.webhook_id ORDER BY m.n) <= $10 - coalesce(busy.value::int, 0))::int AS fits
+         FROM matches m LEFT JOIN jsonb_each_text($9::jsonb) AS busy ON busy.key = m.webhook_id
          WHERE m.webhook_id IN (SELECT id FROM kept)
        ),
        chosen AS (
-         SELECT *, fits = 1 AND sum(fits) OVER (ORDER BY n) <= $7 AS claimed FROM eligible
+         SELECT *, fits = 1 AND sum(fits) OVER (ORDER BY n) <= $11 AS claimed FROM eligible
        ),
        queued AS (
          INSERT INTO deliveries (id, webhook_id, event_id, event_name, status, attempts, next_attempt_at, created_at, claimed_by)
-         SELECT $3 || to_hex(16777216 + n) || substr(md5(random()::text), 1, 5), webhook_id, event_id, event_name,
-           'pending', 0, CASE WHEN claimed THEN $9 ELSE $2 END, $2, CASE WHEN claimed THEN $8 END
+         SELECT $7 || to_hex(16777216 + n) || substr(md5(random()::text), 1, 5), webhook_id, event_id, event_name,
+           'pending', 0, CASE WHEN claimed THEN $13 ELSE $6 END, $6, CASE WHEN claimed THEN $12 END
          FROM chosen ORDER BY n
          RETURNING event_id, claimed_by
        )
        SELECT event_id, count(*)::int AS n, count(claimed_by)::int AS claimed FROM queued GROUP BY event_id`,
       [
-        JSON.stringify(events.map(eventColumns)),
+        textArray(events.map((event) => event.id)),
+        textArray(events.map((event) => event.eventName)),
+        textArray(events.map((event) => event.body)),
+        textArray(events.map((event) => event.tenantId)),
+        textArray(events.map((event) => event.projectId)),
         now,
         idStem,
-        plan.saturated,
+        textArray(plan.saturated),
         JSON.stringify(plan.busy),
         claimFor?.maxInFlightPerWebhook ?? 0,
         claimFor?.limit ?? 0,
@@ -602,7 +606,7 @@ export class PostgresStore implements Store {
       [
         request.now,
         window,
-        plan.saturated,
+        textArray(plan.saturated),
         JSON.stringify(plan.busy),
         request.maxInFlightPerWebhook,
         request.limit,
@@ -651,7 +655,7 @@ export class PostgresStore implements Store {
        )
        ${withBodiesAndTargets('$2')}`,
       [
-        plan.saturated,
+        textArray(plan.saturated),
         request.now,
         limit,
         request.maxInFlightPerWebhook,
@@ -739,7 +743,7 @@ export class PostgresStore implements Store {
     await this.deliveryPool.query(
       `UPDATE deliveries SET claimed_by = NULL, next_attempt_at = $1
        WHERE id = ANY ($2::text[]) AND claimed_by = $3 AND status = 'pending'`,
-      [now, deliveryIds, workerId],
+      [now, textArray(deliveryIds), workerId],
     );
     this.notifier.announce();
   }
@@ -761,7 +765,7 @@ export class PostgresStore implements Store {
     // The window holds only held-back work, or few webhooks have any: look per webhook.
     const [row] = await this.rows(
       `${pendingWebhooksDue(NOT_CLAIMED)} SELECT min(at) AS at FROM due`,
-      [skipWebhookIds],
+      [textArray(skipWebhookIds)],
       this.deliveryPool,
     );
     return (row.at as number | null) ?? null;
@@ -953,32 +957,26 @@ function webhookConditions(filter: WebhookCountFilter & { after?: string }): { w
   return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
-/** A published event under its columns' names, as the publish statement reads it. */
-function eventColumns(event: NewEvent) {
-  return { id: event.id, event_name: event.eventName, body: event.body, tenant_id: event.tenantId, project_id: event.projectId };
-}
-
 /**
  * Completes the claimed deliveries and adds the attempts a retry follows, in one statement;
  * returns the records that counted. A record whose claim was lost (lapsed, or the webhook
- * deleted) leaves no trace. The records go as one JSON document: as text arrays, the driver
- * escaped every value again, one by one. Each record's request headers are an object in it,
- * read as a json column, whose text PostgreSQL keeps as it came: the column then holds what
- * JSON.stringify makes of the headers, as SQLite's does, without the headers' JSON being
- * escaped into a string and parsed back out character by character.
+ * deleted) leaves no trace. The columns go as binary arrays (see binary-arrays.ts): read as
+ * text literals or as a JSON document, each record's request headers cost PostgreSQL more than
+ * writing its row. The headers are stored as the text JSON.stringify makes of them, as SQLite's.
  */
 async function completeDeliveries(client: Queryable, workerId: string, records: AttemptRecord[]): Promise<AttemptRecord[]> {
+  const columns = records.map(outcomeColumns);
   const { rows } = await client.query(
-    `WITH r AS (
-       SELECT * FROM json_to_recordset($1::json) AS r (id text, status text, next_attempt_at bigint, status_code int,
-         error_code text, error_message text, duration_ms int, dispatched_at bigint, request_headers json, response_body text)
-     ),
-     completed AS (
+    `WITH completed AS (
        UPDATE deliveries d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
          claimed_by = NULL, status_code = r.status_code, error_code = r.error_code, error_message = r.error_message,
-         duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers::text,
+         duration_ms = r.duration_ms, dispatched_at = r.dispatched_at, request_headers = r.request_headers,
          response_body = r.response_body
-       FROM r WHERE d.id = r.id AND d.claimed_by = $2
+       FROM unnest($1::text[], $2::text[], $3::int8[], $4::int4[], $5::text[], $6::text[], $7::int4[], $8::int8[],
+         $9::text[], $10::text[])
+         AS r (id, status, next_attempt_at, status_code, error_code, error_message, duration_ms, dispatched_at,
+           request_headers, response_body)
+       WHERE d.id = r.id AND d.claimed_by = $11
        RETURNING d.id, d.status, d.attempts, r.dispatched_at, r.duration_ms, r.status_code, r.error_code, r.error_message
      ),
      -- A last attempt stays on the delivery's row alone (see rows.ts toDeliveryDetail).
@@ -988,7 +986,19 @@ async function completeDeliveries(client: Queryable, workerId: string, records: 
        FROM completed WHERE status = 'pending'
      )
      SELECT id FROM completed`,
-    [JSON.stringify(records.map(outcomeColumns)), workerId],
+    [
+      textArray(columns.map((c) => c.id)),
+      textArray(columns.map((c) => c.status)),
+      int8Array(columns.map((c) => c.next_attempt_at)),
+      int4Array(columns.map((c) => c.status_code)),
+      textArray(columns.map((c) => c.error_code)),
+      textArray(columns.map((c) => c.error_message)),
+      int4Array(columns.map((c) => c.duration_ms)),
+      int8Array(columns.map((c) => c.dispatched_at)),
+      textArray(columns.map((c) => JSON.stringify(c.request_headers))),
+      textArray(columns.map((c) => c.response_body)),
+      workerId,
+    ],
   );
   const completed = new Set(rows.map((row) => row.id as string));
   return records.filter((record) => completed.has(record.deliveryId));
@@ -1013,17 +1023,17 @@ async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]
        last_status_code = CASE WHEN ${NEWER_LAST_EVENT} THEN r.status_code ELSE w.last_status_code END,
        last_dispatched_at = CASE WHEN ${NEWER_LAST_EVENT} THEN r.dispatched_at ELSE w.last_dispatched_at END,
        history_count = w.history_count + r.finished
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::int[])
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int4[])
        AS r (webhook_id, event_name, status, status_code, dispatched_at, finished)
      WHERE w.id = r.webhook_id
      RETURNING w.id, w.history_count`,
     [
-      latest.map((r) => r.webhookId),
-      latest.map((r) => r.eventName),
-      latest.map((r) => (r.next.kind === 'delivered' ? 'success' : 'error')),
-      latest.map((r) => r.statusCode),
-      latest.map((r) => r.startedAt),
-      byWebhook.map(([, outcomes]) => outcomes.filter((record) => record.next.kind !== 'retry').length),
+      textArray(latest.map((r) => r.webhookId)),
+      textArray(latest.map((r) => r.eventName)),
+      textArray(latest.map((r) => (r.next.kind === 'delivered' ? 'success' : 'error'))),
+      int4Array(latest.map((r) => r.statusCode)),
+      int8Array(latest.map((r) => r.startedAt)),
+      int4Array(byWebhook.map(([, outcomes]) => outcomes.filter((record) => record.next.kind !== 'retry').length)),
     ],
   );
   return rows as Row[];
@@ -1065,16 +1075,16 @@ async function updateFailureRuns(client: Queryable, runs: Row[], records: Attemp
   await client.query(
     `UPDATE webhooks w SET active = r.active, failing_since = r.failing_since,
        consecutive_failures = r.consecutive_failures, disabled_reason = r.disabled_reason, disabled_at = r.disabled_at
-     FROM unnest($1::text[], $2::boolean[], $3::bigint[], $4::int[], $5::text[], $6::bigint[])
+     FROM unnest($1::text[], $2::bool[], $3::int8[], $4::int4[], $5::text[], $6::int8[])
        AS r (id, active, failing_since, consecutive_failures, disabled_reason, disabled_at)
      WHERE w.id = r.id`,
     [
-      changed.map((run) => run.id),
-      changed.map((run) => run.active),
-      changed.map((run) => run.failingSince),
-      changed.map((run) => run.consecutiveFailures),
-      changed.map((run) => run.disabledReason),
-      changed.map((run) => run.disabledAt),
+      textArray(changed.map((run) => run.id)),
+      boolArray(changed.map((run) => run.active)),
+      int8Array(changed.map((run) => run.failingSince)),
+      int4Array(changed.map((run) => run.consecutiveFailures)),
+      textArray(changed.map((run) => run.disabledReason)),
+      int8Array(changed.map((run) => run.disabledAt)),
     ],
   );
 }
@@ -1087,7 +1097,7 @@ async function keepWebhook(client: Queryable, webhookId: string): Promise<boolea
 
 /** keepWebhook for several: the ones that exist cannot be deleted before this transaction ends. */
 async function keepWebhooks(client: Queryable, sortedIds: string[]): Promise<void> {
-  await client.query('SELECT 1 FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR KEY SHARE', [sortedIds]);
+  await client.query('SELECT 1 FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR KEY SHARE', [textArray(sortedIds)]);
 }
 
 /** The distinct webhooks of these records, sorted: the order every writer locks them in. */
@@ -1105,7 +1115,7 @@ async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<Row
   const { rows } = await client.query(
     `SELECT id, active, failing_since, consecutive_failures, disabled_reason, disabled_at
      FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
-    [sortedIds],
+    [textArray(sortedIds)],
   );
   return rows as Row[];
 }
