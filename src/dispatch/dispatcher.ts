@@ -57,8 +57,9 @@ const HANDED_OFF_SHARE = 32;
 /**
  * How long a handed-off batch may wait to be read; what is left of it after that is given back
  * for any process to claim. A handed-off claim's lease is this plus an ordinary one's, so it is
- * also how much later than an ordinary claim's a dead process's batch is taken over: a full
- * hand-off share is read in about a second at full speed, and a slower worker gives the rest back.
+ * also how much later than an ordinary claim's a dead process's batch is taken over. A full
+ * hand-off share (16,384 deliveries by default) is read in one to three seconds at the
+ * benchmarks' rates; a worker slower than that gives the rest back.
  */
 export const HANDED_OFF_WAIT_MS = 10_000;
 /** Deliveries read from a handed-off batch at a time, at most: a read writes nothing, so it
