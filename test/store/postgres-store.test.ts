@@ -135,6 +135,59 @@ describe('postgres store: several processes on one database', () => {
     });
   });
 
+  test('outcome batches naming the same webhooks in opposite orders both commit, none deadlocked', async () => {
+    await withSharedStores(2, async (stores, schema) => {
+      const now = Date.now();
+      const webhooks = Array.from({ length: 9 }, () => sharedWebhook(now));
+      for (const webhook of webhooks) await stores[0].insertWebhook(webhook);
+      const events = [0, 1].map(() => ({ id: newId('evt'), eventName: 'project_created', body: '{}', tenantId: null, projectId: null }));
+      await stores[0].publishEvents({ events, now });
+      const claimed = await stores[0].claimDueDeliveries({
+        workerId: 'worker-0', now, limit: 100, leaseMs: 60_000, inFlightByWebhook: new Map(), maxInFlightPerWebhook: 100,
+      });
+      assert.equal(claimed.length, 18);
+      const batch = (eventId: string) =>
+        claimed
+          .filter((delivery) => delivery.eventId === eventId)
+          .map((delivery) => ({
+            deliveryId: delivery.id, webhookId: delivery.webhook.id, eventName: delivery.eventName, startedAt: now,
+            durationMs: 1, statusCode: 200, error: null, requestHeaders: {}, responseBodyStart: '',
+            next: { kind: 'delivered' as const },
+          }))
+          .sort((a, b) => (a.webhookId < b.webhookId ? -1 : 1));
+      // The middle webhook's row is held, so that both writes are under way at once and stop
+      // where they meet a row locked by another.
+      const middle = [...webhooks].map((webhook) => webhook.id).sort()[4];
+      const blocker = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query('SELECT 1 FROM webhooks WHERE id = $1 FOR NO KEY UPDATE', [middle]);
+        const outcomes = Promise.allSettled([
+          stores[0].recordAttempts('worker-0', batch(events[0].id)),
+          stores[1].recordAttempts('worker-0', batch(events[1].id).reverse()),
+        ]);
+        const waiting = await waitUntil(async () => {
+          const found = await waitingOnLocks(blocker);
+          return found.direct + found.behind === 2 ? found : null;
+        });
+        // Both lock in id order: one waits at the middle row, the other at the first row, which
+        // the former holds. Each in its own order, they would both wait at the middle, each with
+        // the other's next rows in hand: a deadlock once the middle is free.
+        assert.deepEqual(waiting, { direct: 1, behind: 1 });
+        await blocker.query('COMMIT');
+        const failures = (await outcomes).filter((outcome) => outcome.status === 'rejected').map((outcome) => String(outcome.reason));
+        assert.deepEqual(failures, []);
+      } finally {
+        await blocker.end();
+      }
+      for (const webhook of webhooks) {
+        const history = await stores[1].listDeliveries(webhook.id, { sort: 'newest' });
+        assert.deepEqual(history.map((delivery) => delivery.status), ['success', 'success']);
+      }
+    });
+  });
+
   test('a webhook deleted while its outcomes are being written: both commit, none deadlocked', async () => {
     await withSharedStores(2, async (stores) => {
       // Each round races one delete against an outcome write touching the same webhook; the
@@ -590,4 +643,21 @@ describe('postgres store: a publish that claims for its own dispatcher', () => {
 
 function sharedWebhook(now: number) {
   return instanceWebhook({ secret: 'shared-secret' }, now);
+}
+
+/**
+ * Sessions waiting for a lock `client`'s session holds: directly, or behind a session that
+ * waits for it directly.
+ */
+async function waitingOnLocks(client: pg.Client): Promise<{ direct: number; behind: number }> {
+  // Within a transaction the activity view keeps what it showed first, unless told to look again.
+  await client.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await client.query(
+    `WITH waits AS (SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity)
+     SELECT count(*) FILTER (WHERE pg_backend_pid() = ANY (w.blockers))::int AS direct,
+       count(*) FILTER (WHERE EXISTS (
+         SELECT 1 FROM waits o WHERE o.pid = ANY (w.blockers) AND pg_backend_pid() = ANY (o.blockers)))::int AS behind
+     FROM waits w`,
+  );
+  return rows[0] as { direct: number; behind: number };
 }

@@ -670,10 +670,10 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One transaction of four statements whatever the batch: keep the webhooks from being
-   * deleted, complete the deliveries with their attempts, lock the webhooks (reading their runs
-   * of failures), update their last event and history count; then, only where needed, prune
-   * their histories and write their runs of failures.
+   * One transaction of three statements whatever the batch: keep the webhooks from being
+   * deleted, complete the deliveries with their attempts, update the webhooks' last event and
+   * history count (which locks them and reads their runs of failures); then, only where needed,
+   * prune their histories and write their runs of failures.
    */
   async recordAttempts(workerId: string, records: AttemptRecord[], autoDisable?: AutoDisablePolicy): Promise<void> {
     if (records.length === 0) return;
@@ -686,10 +686,9 @@ export class PostgresStore implements Store {
       await keepWebhooks(client, webhookIdsOf(records));
       const kept = await completeDeliveries(client, workerId, records);
       if (kept.length === 0) return;
-      const runs = await lockWebhooks(client, webhookIdsOf(kept));
-      const counted = await updateWebhookOutcomes(client, kept);
-      await pruneHistories(client, counted);
-      await updateFailureRuns(client, runs, kept, autoDisable);
+      const updated = await updateWebhookOutcomes(client, kept);
+      await pruneHistories(client, updated);
+      await updateFailureRuns(client, updated, kept, autoDisable);
     }, this.deliveryPool);
   }
 
@@ -1009,10 +1008,17 @@ const NEWER_LAST_EVENT = '(w.last_dispatched_at IS NULL OR w.last_dispatched_at 
 
 /**
  * Each webhook's last event becomes its newest attempt of the batch, and its history counts
- * the deliveries that finished; returns the history counts.
+ * the deliveries that finished; returns the history counts and the runs of failures as they
+ * are under the row lock this takes (the statement leaves the runs alone). The rows are locked
+ * in id order, the order every writer takes them in, so that writers touching several never
+ * wait on each other in a circle: the plan walks the sorted list and finds each row by its key.
+ * The lock is the one an update without a key change takes (NO KEY UPDATE): it does not wait for
+ * the KEY SHARE locks a publish takes on its subscribers, so publishes never hold up outcomes.
+ * Locking the rows by a statement of their own first cost a lock record per webhook, as much
+ * again as a third of the update.
  */
 async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]): Promise<Row[]> {
-  const byWebhook = [...groupByWebhook(records)];
+  const byWebhook = [...groupByWebhook(records)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const latest = byWebhook.map(([, outcomes]) => latestRecord(outcomes));
   const { rows } = await client.query(
     // On the right of SET a column is the row's old value: "newer" compares with the last
@@ -1026,7 +1032,7 @@ async function updateWebhookOutcomes(client: Queryable, records: AttemptRecord[]
      FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int4[])
        AS r (webhook_id, event_name, status, status_code, dispatched_at, finished)
      WHERE w.id = r.webhook_id
-     RETURNING w.id, w.history_count`,
+     RETURNING w.id, w.history_count, w.active, w.failing_since, w.consecutive_failures, w.disabled_reason, w.disabled_at`,
     [
       textArray(latest.map((r) => r.webhookId)),
       textArray(latest.map((r) => r.eventName)),
@@ -1055,7 +1061,7 @@ export const PRUNE_HISTORY_SQL = `WITH pruned AS (
 async function pruneHistories(client: Queryable, counted: Row[]): Promise<void> {
   for (const row of counted) {
     if ((row.history_count as number) <= HISTORY_LIMIT + HISTORY_PRUNE_MARGIN) continue;
-    // What was deleted comes off the count: the webhook's row is locked (lockWebhooks), so
+    // What was deleted comes off the count: the webhook's row is locked (updateWebhookOutcomes), so
     // nothing else changed its finished deliveries meanwhile, and no recount is needed.
     await client.query(PRUNE_HISTORY_SQL, [row.id, (row.history_count as number) - HISTORY_LIMIT]);
   }
@@ -1103,21 +1109,6 @@ async function keepWebhooks(client: Queryable, sortedIds: string[]): Promise<voi
 /** The distinct webhooks of these records, sorted: the order every writer locks them in. */
 function webhookIdsOf(records: readonly AttemptRecord[]): string[] {
   return [...new Set(records.map((record) => record.webhookId))].sort();
-}
-
-/**
- * Locks webhook rows in id order, so that writers touching several never wait on each other in
- * a circle, and returns their runs of failures as they are under the lock. NO KEY UPDATE, not
- * UPDATE: it must not wait for the KEY SHARE locks a publish takes on its subscribers, or
- * publishes would hold up outcomes.
- */
-async function lockWebhooks(client: Queryable, sortedIds: string[]): Promise<Row[]> {
-  const { rows } = await client.query(
-    `SELECT id, active, failing_since, consecutive_failures, disabled_reason, disabled_at
-     FROM webhooks WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
-    [textArray(sortedIds)],
-  );
-  return rows as Row[];
 }
 
 function assertSchemaName(schema: string): void {
