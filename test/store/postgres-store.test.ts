@@ -157,7 +157,7 @@ describe('postgres store: several processes on one database', () => {
           .sort((a, b) => (a.webhookId < b.webhookId ? -1 : 1));
       // The middle webhook's row is held, so that both writes are under way at once and stop
       // where they meet a row locked by another.
-      const middle = [...webhooks].map((webhook) => webhook.id).sort()[4];
+      const middle = webhooks.map((webhook) => webhook.id).sort()[4];
       const blocker = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
       await blocker.connect();
       try {
