@@ -15,13 +15,30 @@ import type { ClaimRequest } from './types.js';
  * Which comes first depends on the last per-webhook look: when only a few webhooks had due
  * work and this worker has deliveries in flight (their webhooks' backlogs are likely at the
  * head), the per-webhook look is cheaper than the window and goes first; otherwise the window
- * goes first and the per-webhook look follows only if due work was left behind the window. The
- * per-webhook look costs a statement per webhook, the window one for all, hence "a few".
+ * goes first and the per-webhook look follows if due work may have been left behind the window,
+ * or if the window passed over many rows it could not take. The per-webhook look costs a
+ * statement per webhook, the window one for all, hence "a few".
  */
 
 /** Rows of the due index read per claim before falling back to the per-webhook look. */
 export function headWindow(limit: number): number {
   return Math.max(limit * 2, 64);
+}
+
+/**
+ * Rows a window may pass over (deliveries of webhooks without a free slot, or inactive) before
+ * the per-webhook look follows it. A held-up backlog shorter than the window left nothing behind
+ * it, so the look never followed and the route never changed: every claim read the whole backlog
+ * again. With half of 20 webhooks hanging at 200 events/s, claims read 224 rows on average.
+ */
+export const WINDOW_PASSED_OVER_MAX = 64;
+
+/**
+ * Whether the per-webhook look follows a window that gave fewer deliveries than the claim's limit:
+ * `read` rows of the due index were read, `window` at most, and `taken` of them claimed.
+ */
+export function perWebhookLookFollows(read: number, taken: number, window: number): boolean {
+  return read >= window || read - taken >= WINDOW_PASSED_OVER_MAX;
 }
 
 /** Up to this many webhooks with due work, the per-webhook look may go first. */

@@ -324,6 +324,28 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    test('a held-up backlog shorter than the window does not hide other webhooks\' due work', async () => {
+      // Fewer due rows than a claim's window (200 for a limit of 100), most of them a webhook's
+      // without free slots: the window passes over them and the per-webhook look finds the rest.
+      const hog = webhook();
+      const other = webhook({ events: ['tag_created'] });
+      for (const item of [hog, other]) await store.insertWebhook(item);
+      await store.publishEvents({ events: Array.from({ length: 150 }, () => event()), now: NOW });
+      await store.publishEvents({ events: [event('tag_created'), event('tag_created')], now: NOW + 1 });
+      const at = NOW + 10;
+
+      const hogFull = new Map([[hog.id, 5]]);
+      const first = await store.claimDueDeliveries(claimRequest({ now: at, maxInFlightPerWebhook: 5, inFlightByWebhook: hogFull }));
+      assert.deepEqual(first.map((item) => item.webhook.id), [other.id, other.id]);
+      const busy = new Map([[hog.id, 5], [other.id, 2]]);
+      const second = await store.claimDueDeliveries(claimRequest({ now: at, maxInFlightPerWebhook: 5, inFlightByWebhook: busy }));
+      assert.deepEqual(second, [], 'every due delivery is held up or claimed');
+      const hogFree = new Map([[hog.id, 2], [other.id, 2]]);
+      const third = await store.claimDueDeliveries(claimRequest({ now: at, maxInFlightPerWebhook: 5, inFlightByWebhook: hogFree }));
+      assert.deepEqual(third.map((item) => item.webhook.id), [hog.id, hog.id, hog.id], 'the hog gets its three free slots');
+      await store.close();
+    });
+
     test('the last outcome shows on the webhook', async () => {
       const target = webhook();
       await store.insertWebhook(target);

@@ -57,7 +57,7 @@ import {
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { WorkNotifier } from './notifier.js';
 import { HISTORY_PRUNE_MARGIN } from '../tuning.js';
-import { afterClaimed, ClaimRoute, headWindow, planSlots, type SlotPlan } from '../claim-plan.js';
+import { afterClaimed, ClaimRoute, headWindow, perWebhookLookFollows, planSlots, type SlotPlan } from '../claim-plan.js';
 import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js';
 
 /** Any constant works: it only has to be the same in every Herald process. */
@@ -573,7 +573,7 @@ export class PostgresStore implements Store {
     return claimed.length === 0 ? [] : hydrateClaimRows(this.options.secrets, claimed);
   }
 
-  /** The window of the oldest due deliveries, then per webhook if due work was left behind it. */
+  /** The window of the oldest due deliveries, then per webhook if it may have left due work behind. */
   private async claimHeadFirst(request: ClaimRequest, plan: SlotPlan): Promise<Row[]> {
     const window = headWindow(request.limit);
     // SKIP LOCKED: rows another process is claiming right now are passed over, not waited for.
@@ -616,18 +616,23 @@ export class PostgresStore implements Store {
       this.deliveryPool,
     );
     if (head.length >= request.limit) return head;
-    // A window that was not full held all the due work there was: nothing was left behind it.
-    if (head.length > 0 && (head[0].window_rows as number) < window) return head;
-    const [{ n: dueLeft }] = await this.rows(
-      `SELECT count(*)::int AS n FROM (
-         SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT $2) due`,
-      [request.now, window + 1],
-      this.deliveryPool,
-    );
-    if ((dueLeft as number) + head.length <= window) return head;
+    // Claiming nothing, the statement returned no count of its window: the due rows stand in.
+    const read = head.length > 0 ? (head[0].window_rows as number) : await this.countDue(request.now, window);
+    if (!perWebhookLookFollows(read, head.length, window)) return head;
     const claimedFrom = head.map((row) => row.webhook_id as string);
     const after = afterClaimed(plan, claimedFrom, request.maxInFlightPerWebhook);
     return [...head, ...(await this.claimPerWebhook(request, after, request.limit - head.length))];
+  }
+
+  /** Due deliveries, counted up to `limit`. */
+  private async countDue(now: number, limit: number): Promise<number> {
+    const [{ n }] = await this.rows(
+      `SELECT count(*)::int AS n FROM (
+         SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT $2) due`,
+      [now, limit],
+      this.deliveryPool,
+    );
+    return n as number;
   }
 
   /** Oldest due webhook first, each up to its free slots (see claim-plan.ts). */

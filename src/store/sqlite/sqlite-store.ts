@@ -51,7 +51,7 @@ import {
   secretAssignments,
 } from '../secret-columns.js';
 import { HISTORY_PRUNE_MARGIN } from '../tuning.js';
-import { afterClaimed, ClaimRoute, headWindow, planSlots, type SlotPlan } from '../claim-plan.js';
+import { afterClaimed, ClaimRoute, headWindow, perWebhookLookFollows, planSlots, WINDOW_PASSED_OVER_MAX, type SlotPlan } from '../claim-plan.js';
 import { failureRunOf, nextFailureRun, sameFailureRun } from '../failure-run.js';
 import { ClaimBook } from './claim-book.js';
 import { acquireDataDirLock, releaseDataDirLock } from './lock.js';
@@ -397,8 +397,7 @@ export class SqliteStore implements Store {
     const window = headWindow(request.limit);
     const rows = this.sql.claimHead.iterate({ now: request.now, held: this.claims.liveAt(request.now), window }) as Iterable<Row>;
     const { chosen: head, read } = chooseFromHead(rows, plan, request);
-    // A window read to its end may have left due work behind it: look per webhook (see claim-plan.ts).
-    if (head.length >= request.limit || read < window) return head;
+    if (head.length >= request.limit || !perWebhookLookFollows(read, head.length, window)) return head;
     const claimedFrom = head.map((row) => row.webhook_id as string);
     const rest = this.claimPerWebhook(
       request,
@@ -615,9 +614,10 @@ const CLAIMED_COLUMNS = 'seq, id, webhook_id, event_id, event_name, attempts';
 /**
  * Takes rows of the due window, oldest first, while their webhook is active, not saturated and
  * has a free slot, until the claim is full; stops reading there, so a claim reads about as many
- * rows as it takes rather than the whole window. `read` counts the rows looked at, taken or not.
+ * rows as it takes rather than the whole window, and once it has passed over enough rows for the
+ * per-webhook look to follow (see claim-plan.ts). `read` counts the rows looked at, taken or not.
  */
-function chooseFromHead(rows: Iterable<Row>, plan: SlotPlan, request: ClaimRequest): { chosen: Row[]; read: number } {
+export function chooseFromHead(rows: Iterable<Row>, plan: SlotPlan, request: ClaimRequest): { chosen: Row[]; read: number } {
   const saturated = new Set(plan.saturated);
   const taken = new Map<string, number>();
   const chosen: Row[] = [];
@@ -625,9 +625,12 @@ function chooseFromHead(rows: Iterable<Row>, plan: SlotPlan, request: ClaimReque
   for (const row of rows) {
     read++;
     const webhookId = row.webhook_id as string;
-    if (row.active !== 1 || saturated.has(webhookId)) continue;
     const inFlight = taken.get(webhookId) ?? plan.busy[webhookId] ?? 0;
-    if (inFlight >= request.maxInFlightPerWebhook) continue;
+    if (row.active !== 1 || saturated.has(webhookId) || inFlight >= request.maxInFlightPerWebhook) {
+      // Enough passed over for the per-webhook look to follow: reading on would not change that.
+      if (read - chosen.length >= WINDOW_PASSED_OVER_MAX) break;
+      continue;
+    }
     taken.set(webhookId, inFlight + 1);
     chosen.push(row);
     if (chosen.length >= request.limit) break;
